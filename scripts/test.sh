@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test of the solution (unit, real-Kestrel, and the Node/Python interop tests they drive),
+# then prints one closing line "N passed, N failed, N skipped". Exit status is non-zero if anything failed
+# or if no test ran at all.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+
+dotnet build Tessera.slnx -c Release -nologo -clp:ErrorsOnly
+build_status=$?
+if [ $build_status -ne 0 ]; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# --blame-hang-timeout turns a hung test into a failure with a dump instead of eating CI's time.
+dotnet test Tessera.slnx -c Release --no-build -nologo \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \
+  --blame-hang-timeout 5m
+test_status=$?
+
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters="$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)"
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
+  n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0})); skipped=$((skipped + ${n:-0}))
+done
+
+if [ $test_status -ne 0 ] && [ $failed -eq 0 ]; then
+  # dotnet test failed without a failing test (crash, hang, missing results): count it as a failure.
+  failed=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ $failed -ne 0 ] || [ $passed -eq 0 ]; then
+  exit 1
+fi

@@ -1,0 +1,91 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Tessera.EngineIO;
+using Tessera.EngineIO.Internal;
+
+namespace Microsoft.AspNetCore.Builder;
+
+public static class EngineIOEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Serves Engine.IO v4 at <paramref name="path"/> (e.g. "/engine.io"), both transports, with the raw message
+    /// API of <paramref name="handler"/>. Options start from <c>services.Configure&lt;EngineIOOptions&gt;</c>
+    /// (or defaults) and <paramref name="configure"/> adjusts them for this endpoint.
+    /// </summary>
+    public static EngineIOEndpointConventionBuilder MapEngineIO(
+        this IEndpointRouteBuilder endpoints,
+        string path,
+        EngineIOHandler handler,
+        Action<EngineIOOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+
+        var services = endpoints.ServiceProvider;
+        var options = Clone(services.GetService<IOptions<EngineIOOptions>>()?.Value ?? new EngineIOOptions());
+        configure?.Invoke(options);
+        var logger = (services.GetService<ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance)
+            .CreateLogger("Tessera.EngineIO");
+        var server = new EngineIOServer(options, handler, logger);
+
+        // Closing every session with a close packet lets clients tell a restart from a network failure.
+        var lifetime = services.GetService<IHostApplicationLifetime>();
+        lifetime?.ApplicationStopping.Register(() => server.CloseAll("server shutting down"));
+
+        var app = endpoints.CreateApplicationBuilder();
+        app.UseWebSockets();
+        app.Run(server.HandleRequestAsync);
+        var pipeline = app.Build();
+
+        var trimmed = "/" + path.Trim('/');
+        var builder = endpoints.Map(trimmed + "/{**rest}", pipeline).WithDisplayName("Engine.IO " + trimmed);
+        return new EngineIOEndpointConventionBuilder(builder, server);
+    }
+
+    private static EngineIOOptions Clone(EngineIOOptions source)
+    {
+        var copy = new EngineIOOptions
+        {
+            PingInterval = source.PingInterval,
+            PingTimeout = source.PingTimeout,
+            MaxPayload = source.MaxPayload,
+            UpgradeTimeout = source.UpgradeTimeout,
+            Transports = source.Transports,
+            AllowUpgrades = source.AllowUpgrades,
+            PerMessageDeflate = source.PerMessageDeflate,
+            Cookie = source.Cookie,
+            Cors = source.Cors,
+            AllowRequest = source.AllowRequest,
+        };
+        return copy;
+    }
+}
+
+/// <summary>The endpoint of <c>MapEngineIO</c>; also tells how many sessions it holds.</summary>
+public sealed class EngineIOEndpointConventionBuilder : IEndpointConventionBuilder
+{
+    private readonly IEndpointConventionBuilder _inner;
+    private readonly EngineIOServer _server;
+
+    internal EngineIOEndpointConventionBuilder(IEndpointConventionBuilder inner, EngineIOServer server)
+    {
+        _inner = inner;
+        _server = server;
+    }
+
+    internal EngineIOServer Server => _server;
+
+    /// <summary>Sessions currently open on this endpoint.</summary>
+    public int ClientsCount => _server.ClientsCount;
+
+    public void Add(Action<EndpointBuilder> convention) => _inner.Add(convention);
+
+    public void Finally(Action<EndpointBuilder> finallyConvention) => _inner.Finally(finallyConvention);
+}

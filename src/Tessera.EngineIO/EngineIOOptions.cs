@@ -1,0 +1,115 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Tessera.EngineIO;
+
+[Flags]
+public enum EngineIOTransports
+{
+    Polling = 1,
+    WebSocket = 2,
+    All = Polling | WebSocket,
+}
+
+/// <summary>Options of one Engine.IO endpoint. Defaults match Node's engine.io 6.x.</summary>
+public sealed class EngineIOOptions
+{
+    /// <summary>How often the server pings each client.</summary>
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromMilliseconds(25_000);
+
+    /// <summary>How long the server waits for the pong before closing the session with "ping timeout".</summary>
+    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromMilliseconds(20_000);
+
+    /// <summary>Largest message (WebSocket) or POST body (polling) in bytes; larger ones close the session.</summary>
+    public int MaxPayload { get; set; } = 1_000_000;
+
+    /// <summary>How long a WebSocket probe may take to send its upgrade packet.</summary>
+    public TimeSpan UpgradeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    public EngineIOTransports Transports { get; set; } = EngineIOTransports.All;
+
+    /// <summary>Whether polling sessions may upgrade to WebSocket (announced in the handshake's "upgrades").</summary>
+    public bool AllowUpgrades { get; set; } = true;
+
+    /// <summary>WebSocket permessage-deflate. Off by default, as in Node: it costs memory and CPU per connection.</summary>
+    public bool PerMessageDeflate { get; set; }
+
+    /// <summary>Sends the session id in a cookie on the handshake when set (Node's <c>cookie</c> option).</summary>
+    public EngineIOCookieOptions? Cookie { get; set; }
+
+    /// <summary>CORS for the polling transport; null sends no CORS headers (use ASP.NET Core's CORS instead if preferred).</summary>
+    public EngineIOCorsOptions? Cors { get; set; }
+
+    /// <summary>
+    /// Decides whether a handshake may proceed: the place for HTTP-level checks. Return
+    /// <see cref="EngineIORequestDecision.Refuse"/> to answer with a status code and a message.
+    /// </summary>
+    public Func<HttpContext, ValueTask<EngineIORequestDecision>>? AllowRequest { get; set; }
+
+    internal void Validate()
+    {
+        if (PingInterval <= TimeSpan.Zero || PingTimeout <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException("EngineIOOptions: PingInterval and PingTimeout must be positive.");
+        }
+        if (MaxPayload <= 0)
+        {
+            throw new InvalidOperationException("EngineIOOptions: MaxPayload must be positive.");
+        }
+        if ((Transports & EngineIOTransports.All) == 0)
+        {
+            throw new InvalidOperationException("EngineIOOptions: at least one transport must be enabled.");
+        }
+    }
+}
+
+public sealed class EngineIOCookieOptions
+{
+    public string Name { get; set; } = "io";
+    public string Path { get; set; } = "/";
+    public bool HttpOnly { get; set; } = true;
+    public SameSiteMode SameSite { get; set; } = SameSiteMode.Lax;
+}
+
+public sealed class EngineIOCorsOptions
+{
+    /// <summary>Allowed origins; "*" allows any. Empty allows none.</summary>
+    public IList<string> Origins { get; } = new List<string>();
+
+    /// <summary>Alternative to <see cref="Origins"/>: a predicate on the request's Origin header.</summary>
+    public Func<string, bool>? IsOriginAllowed { get; set; }
+
+    /// <summary>Sends Access-Control-Allow-Credentials (the origin is then echoed instead of "*").</summary>
+    public bool Credentials { get; set; }
+
+    /// <summary>Extra request headers a preflight may ask for (e.g. Authorization).</summary>
+    public IList<string> AllowedHeaders { get; } = new List<string>();
+
+    public TimeSpan? MaxAge { get; set; }
+}
+
+/// <summary>The answer of <see cref="EngineIOOptions.AllowRequest"/>.</summary>
+public readonly struct EngineIORequestDecision
+{
+    private EngineIORequestDecision(bool allowed, int statusCode, string? message)
+    {
+        IsAllowed = allowed;
+        StatusCode = statusCode;
+        Message = message;
+    }
+
+    public bool IsAllowed { get; }
+    public int StatusCode { get; }
+    public string? Message { get; }
+
+    public static EngineIORequestDecision Allow { get; } = new(true, 0, null);
+
+    /// <summary>Refuses the handshake with this status (403 by default, as Node) and a message for the JSON body.</summary>
+    public static EngineIORequestDecision Refuse(string message = "Forbidden", int statusCode = 403)
+    {
+        if (statusCode is < 400 or > 599)
+        {
+            throw new ArgumentOutOfRangeException(nameof(statusCode), "A refusal needs a 4xx or 5xx status.");
+        }
+        return new(false, statusCode, message);
+    }
+}

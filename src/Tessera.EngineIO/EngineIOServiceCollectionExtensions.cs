@@ -1,0 +1,18 @@
+using Tessera.EngineIO;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class EngineIOServiceCollectionExtensions
+{
+    /// <summary>Sets the default options of every Engine.IO endpoint mapped in this app.</summary>
+    public static IServiceCollection AddEngineIO(this IServiceCollection services, Action<EngineIOOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var builder = services.AddOptions<EngineIOOptions>();
+        if (configure is not null)
+        {
+            builder.Configure(configure);
+        }
+        return services;
+    }
+}

@@ -1,0 +1,589 @@
+using System.Buffers;
+using Tessera.EngineIO.Internal;
+using Tessera.EngineIO.Internal.Transports;
+
+namespace Tessera.EngineIO;
+
+/// <summary>
+/// One Engine.IO session: it outlives transports (polling, then WebSocket after an upgrade), buffers what the
+/// transport cannot take yet, and keeps the heartbeat. Kept small: an idle session is this object, its timer,
+/// its transport and two short lists.
+/// </summary>
+public sealed class EngineIOSocket
+{
+    private enum SocketState : byte
+    {
+        Open,
+        Closing,
+        Closed,
+    }
+
+    private enum UpgradeState : byte
+    {
+        None,
+        Probing,
+        Probed,
+    }
+
+    private readonly Lock _lock = new();
+    private readonly EngineIOServer _server;
+    private Transport _transport;
+    private List<Frame> _buffer = new(4);
+    private List<Frame>? _spare;
+    private SocketState _state;
+    private UpgradeState _upgrade;
+    private bool _awaitingPong;
+    private long _pongDeadline;
+    private Timer? _heartbeat;
+    private string? _closingReason;
+
+    internal EngineIOSocket(EngineIOServer server, string id, EngineIOHandshake handshake, Transport transport)
+    {
+        _server = server;
+        Id = id;
+        Handshake = handshake;
+        _transport = transport;
+    }
+
+    /// <summary>The session id (<c>sid</c>).</summary>
+    public string Id { get; }
+
+    public EngineIOHandshake Handshake { get; }
+
+    /// <summary>"polling" or "websocket".</summary>
+    public string Transport
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _transport.Name;
+            }
+        }
+    }
+
+    public bool IsOpen => _state == SocketState.Open;
+
+    /// <summary>A slot for the layer above (Socket.IO keeps its client here), so it needs no lookup table.</summary>
+    public object? Context { get; set; }
+
+    /// <summary>Queues a message. False if the session is closing or closed (the message is dropped).</summary>
+    public bool Send(in EngineIOOutgoingMessage message) => Enqueue(new Frame(message.Encoded, message.IsBinary));
+
+    /// <summary>Closes the session: packets already queued are sent, then a close packet.</summary>
+    public void Close() => CloseGracefully("forced close");
+
+    internal bool Enqueue(Frame frame)
+    {
+        IFrameSink? sink;
+        List<Frame>? batch;
+        lock (_lock)
+        {
+            if (_state != SocketState.Open)
+            {
+                return false;
+            }
+            _buffer.Add(frame);
+            batch = TakeBatchLocked(out sink);
+        }
+        sink?.Deliver(this, batch!);
+        return true;
+    }
+
+    private List<Frame>? TakeBatchLocked(out IFrameSink? sink)
+    {
+        sink = null;
+        if (_buffer.Count == 0 || _state == SocketState.Closed)
+        {
+            return null;
+        }
+        sink = _transport.TryReserveLocked();
+        if (sink is null)
+        {
+            return null;
+        }
+        var batch = _buffer;
+        _buffer = _spare ?? new List<Frame>(4);
+        _spare = null;
+        return batch;
+    }
+
+    private void RecycleLocked(List<Frame> batch)
+    {
+        batch.Clear();
+        if (batch.Capacity <= 64)
+        {
+            _spare = batch;
+        }
+    }
+
+    private static bool EndsWithClose(List<Frame> batch) =>
+        batch.Count > 0 && batch[^1].Data.Equals(Frame.Close.Data);
+
+    internal void Open()
+    {
+        lock (_lock)
+        {
+            _heartbeat = new Timer(static s => ((EngineIOSocket)s!).OnHeartbeatTimer(), this, _server.Options.PingInterval, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnHeartbeatTimer()
+    {
+        string? closeWith = null;
+        lock (_lock)
+        {
+            switch (_state)
+            {
+                case SocketState.Closed:
+                    return;
+                case SocketState.Closing:
+                    // The close packet never found a way out (no GET came for it): give up waiting.
+                    closeWith = _closingReason ?? "forced close";
+                    break;
+                default:
+                    if (_awaitingPong)
+                    {
+                        closeWith = "ping timeout";
+                    }
+                    else
+                    {
+                        _awaitingPong = true;
+                        _pongDeadline = Environment.TickCount64 + (long)_server.Options.PingTimeout.TotalMilliseconds;
+                        _heartbeat?.Change(_server.Options.PingTimeout, Timeout.InfiniteTimeSpan);
+                    }
+                    break;
+            }
+        }
+        if (closeWith is not null)
+        {
+            Terminate(closeWith, Frame.Close);
+        }
+        else
+        {
+            Enqueue(Frame.Ping);
+        }
+    }
+
+    private void OnPong()
+    {
+        lock (_lock)
+        {
+            if (_awaitingPong && _state == SocketState.Open)
+            {
+                _awaitingPong = false;
+                _heartbeat?.Change(_server.Options.PingInterval, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    /// <summary>Server-side close: flush what is queued, then the close packet, then end.</summary>
+    internal void CloseGracefully(string reason)
+    {
+        IFrameSink? sink;
+        List<Frame>? batch;
+        lock (_lock)
+        {
+            if (_state != SocketState.Open)
+            {
+                return;
+            }
+            _state = SocketState.Closing;
+            _closingReason = reason;
+            _buffer.Add(Frame.Close);
+            // Bound the wait for a polling client to come and collect the close packet.
+            _heartbeat?.Change(_server.Options.PingTimeout, Timeout.InfiniteTimeSpan);
+            sink = _transport.TryReserveLocked();
+            batch = null;
+            if (sink is not null)
+            {
+                batch = _buffer;
+                _buffer = _spare ?? new List<Frame>(1);
+                _spare = null;
+            }
+        }
+        sink?.Deliver(this, batch!);
+    }
+
+    /// <summary>
+    /// Ends the session at once. A parked GET receives <paramref name="lastWord"/> (Node sends a close packet
+    /// when the server ends the session, a noop when the client did), a WebSocket is closed.
+    /// </summary>
+    internal void Terminate(string reason, Frame lastWord, bool gracefulTransport = true)
+    {
+        Transport transport;
+        IFrameSink? pollSink = null;
+        lock (_lock)
+        {
+            if (_state == SocketState.Closed)
+            {
+                return;
+            }
+            _state = SocketState.Closed;
+            _closingReason = reason;
+            transport = _transport;
+            if (transport is PollingTransport polling)
+            {
+                pollSink = polling.TryReserveLocked();
+            }
+            else if (transport is WebSocketTransport ws && ws.IsWritingLocked)
+            {
+                // A send is in flight: a close frame cannot be written beside it.
+                gracefulTransport = false;
+            }
+            _heartbeat?.Dispose();
+            _heartbeat = null;
+            _buffer.Clear();
+        }
+        pollSink?.Deliver(this, [lastWord]);
+        transport.Shutdown(gracefulTransport);
+        _server.OnSocketClosed(this, reason);
+    }
+
+    internal string? CloseReason => _closingReason;
+
+    /// <summary>A transport's batch is out. Returns the next batch for the same sink, or null.</summary>
+    internal List<Frame>? OnBatchWritten(Transport transport, List<Frame> batch)
+    {
+        var closed = EndsWithClose(batch);
+        List<Frame>? next = null;
+        string? reason = null;
+        lock (_lock)
+        {
+            RecycleLocked(batch);
+            if (closed)
+            {
+                reason = _closingReason ?? "forced close";
+            }
+            else if (ReferenceEquals(_transport, transport) && _state != SocketState.Closed && _buffer.Count > 0)
+            {
+                next = _buffer;
+                _buffer = _spare ?? new List<Frame>(4);
+                _spare = null;
+            }
+            if (next is null && transport is WebSocketTransport ws)
+            {
+                ws.ReleaseLocked();
+            }
+        }
+        if (reason is not null)
+        {
+            Terminate(reason, Frame.Close);
+        }
+        return next;
+    }
+
+    internal void OnTransportError(Transport transport, string reason)
+    {
+        lock (_lock)
+        {
+            if (!ReferenceEquals(_transport, transport))
+            {
+                return;
+            }
+        }
+        Terminate(reason, Frame.Close, gracefulTransport: false);
+    }
+
+    /// <summary>The WebSocket's receive loop ended (the peer closed it or the connection dropped).</summary>
+    internal void OnWebSocketEnded(WebSocketTransport transport)
+    {
+        lock (_lock)
+        {
+            if (!ReferenceEquals(_transport, transport))
+            {
+                if (_upgrade != UpgradeState.None)
+                {
+                    _upgrade = UpgradeState.None;
+                }
+                return;
+            }
+        }
+        Terminate("transport close", Frame.Close);
+    }
+
+    // ---- polling ----
+
+    internal enum PollStart
+    {
+        Parked,
+        Immediate,
+        Closed,
+        TransportMismatch,
+        Overlap,
+    }
+
+    /// <summary>The pong is overdue even if the timer has not fired yet (timers run a little late).</summary>
+    private bool PongOverdueLocked() => _awaitingPong && Environment.TickCount64 >= _pongDeadline;
+
+    internal PollStart BeginPoll(out PendingPoll? parked, out List<Frame>? batch)
+    {
+        parked = null;
+        batch = null;
+        var timedOut = false;
+        lock (_lock)
+        {
+            if (_state == SocketState.Closed)
+            {
+                return PollStart.Closed;
+            }
+            timedOut = PongOverdueLocked();
+        }
+        if (timedOut)
+        {
+            Terminate("ping timeout", Frame.Close);
+            return PollStart.Closed;
+        }
+        lock (_lock)
+        {
+            if (_state == SocketState.Closed)
+            {
+                return PollStart.Closed;
+            }
+            if (_transport is not PollingTransport polling)
+            {
+                return PollStart.TransportMismatch;
+            }
+            if (polling.HasPendingPoll)
+            {
+                return PollStart.Overlap;
+            }
+            if (_buffer.Count > 0)
+            {
+                batch = _buffer;
+                _buffer = _spare ?? new List<Frame>(4);
+                _spare = null;
+                return PollStart.Immediate;
+            }
+            if (_upgrade == UpgradeState.Probed)
+            {
+                // The client is pausing polling to finish its upgrade: release it at once.
+                batch = [Frame.Noop];
+                return PollStart.Immediate;
+            }
+            parked = new PendingPoll();
+            polling.ParkLocked(parked);
+            return PollStart.Parked;
+        }
+    }
+
+    /// <summary>The parked GET's request was aborted by the client before anything was written to it.</summary>
+    internal void OnPollAborted(PendingPoll poll)
+    {
+        lock (_lock)
+        {
+            if (_transport is not PollingTransport polling || !polling.TryUnparkLocked(poll))
+            {
+                return;
+            }
+        }
+        Terminate("transport error", Frame.Noop);
+    }
+
+    /// <summary>A GET wrote its batch.</summary>
+    internal void OnPollWritten(List<Frame> batch)
+    {
+        var closed = EndsWithClose(batch);
+        lock (_lock)
+        {
+            RecycleLocked(batch);
+        }
+        if (closed)
+        {
+            Terminate(_closingReason ?? "forced close", Frame.Close);
+        }
+    }
+
+    internal PollStart BeginPost()
+    {
+        lock (_lock)
+        {
+            if (_state == SocketState.Closed)
+            {
+                return PollStart.Closed;
+            }
+            if (_transport is not PollingTransport polling)
+            {
+                return PollStart.TransportMismatch;
+            }
+            if (polling.PostInFlight)
+            {
+                return PollStart.Overlap;
+            }
+            polling.PostInFlight = true;
+            return PollStart.Parked;
+        }
+    }
+
+    internal void EndPost()
+    {
+        lock (_lock)
+        {
+            if (_transport is PollingTransport polling)
+            {
+                polling.PostInFlight = false;
+            }
+        }
+    }
+
+    // ---- upgrade ----
+
+    internal bool TryBeginUpgrade()
+    {
+        lock (_lock)
+        {
+            if (_state != SocketState.Open || _transport is not PollingTransport || _upgrade != UpgradeState.None)
+            {
+                return false;
+            }
+            _upgrade = UpgradeState.Probing;
+            return true;
+        }
+    }
+
+    /// <summary>The probe succeeded: a parked GET gets a noop so the client can pause polling.</summary>
+    internal void OnProbed()
+    {
+        IFrameSink? sink = null;
+        lock (_lock)
+        {
+            if (_upgrade != UpgradeState.Probing)
+            {
+                return;
+            }
+            _upgrade = UpgradeState.Probed;
+            if (_buffer.Count == 0 && _transport is PollingTransport polling)
+            {
+                sink = polling.TryReserveLocked();
+            }
+        }
+        sink?.Deliver(this, [Frame.Noop]);
+        if (sink is null)
+        {
+            Flush();
+        }
+    }
+
+    internal bool CompleteUpgrade(WebSocketTransport webSocket)
+    {
+        IFrameSink? oldSink = null;
+        IFrameSink? sink;
+        List<Frame>? batch;
+        lock (_lock)
+        {
+            if (_state != SocketState.Open || _upgrade == UpgradeState.None || _transport is not PollingTransport polling)
+            {
+                return false;
+            }
+            oldSink = polling.TryReserveLocked();
+            _transport = webSocket;
+            _upgrade = UpgradeState.None;
+            batch = TakeBatchLocked(out sink);
+        }
+        oldSink?.Deliver(this, [Frame.Noop]);
+        sink?.Deliver(this, batch!);
+        return true;
+    }
+
+    internal void AbortUpgrade()
+    {
+        lock (_lock)
+        {
+            _upgrade = UpgradeState.None;
+        }
+    }
+
+    private void Flush()
+    {
+        IFrameSink? sink;
+        List<Frame>? batch;
+        lock (_lock)
+        {
+            batch = TakeBatchLocked(out sink);
+        }
+        sink?.Deliver(this, batch!);
+    }
+
+    // ---- incoming packets ----
+
+    /// <summary>Handles one text packet from either transport. False when the packet is malformed (the session is closed).</summary>
+    internal async ValueTask<bool> OnTextPacketAsync(ReadOnlyMemory<byte> packet)
+    {
+        if (!PacketParser.TryParseText(packet.Span, out var type, out _))
+        {
+            Terminate("parse error", Frame.Close);
+            return false;
+        }
+        switch (type)
+        {
+            case PacketType.Message:
+                await _server.DispatchMessageAsync(this, new EngineIOMessage(packet[1..], isBinary: false)).ConfigureAwait(false);
+                return true;
+            case PacketType.Pong:
+                OnPong();
+                return true;
+            case PacketType.Close:
+                // The client said goodbye: a parked GET is released with a noop, as Node does.
+                Terminate("transport close", Frame.Noop);
+                return false;
+            case PacketType.Ping:
+                // In v4 only the server pings; a client ping is a protocol error (Node: "invalid heartbeat direction").
+                Terminate("transport error", Frame.Close);
+                return false;
+            default:
+                // open, upgrade and noop carry nothing once the session is established.
+                return true;
+        }
+    }
+
+    internal ValueTask OnBinaryMessageAsync(ReadOnlyMemory<byte> data) =>
+        _server.DispatchMessageAsync(this, new EngineIOMessage(data, isBinary: true));
+
+    internal enum PayloadResult
+    {
+        Ok,
+        Closed,
+        Malformed,
+    }
+
+    /// <summary>Parses and handles a polling POST body; a malformed one closes the session.</summary>
+    internal async ValueTask<PayloadResult> OnPayloadAsync(ReadOnlyMemory<byte> payload)
+    {
+        var rest = payload;
+        while (!rest.IsEmpty)
+        {
+            var span = rest.Span;
+            var end = span.IndexOf(PacketParser.RecordSeparator);
+            var segment = end < 0 ? rest : rest[..end];
+            rest = end < 0 ? ReadOnlyMemory<byte>.Empty : rest[(end + 1)..];
+            if (!segment.IsEmpty && segment.Span[0] == PacketParser.BinaryMarker)
+            {
+                var base64 = segment[1..];
+                var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, PacketParser.MaxDecodedLength(base64.Length)));
+                try
+                {
+                    var length = PacketParser.DecodeBinarySegment(base64.Span, buffer);
+                    if (length < 0)
+                    {
+                        Terminate("parse error", Frame.Close);
+                        return PayloadResult.Malformed;
+                    }
+                    await OnBinaryMessageAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+            else if (!await OnTextPacketAsync(segment).ConfigureAwait(false))
+            {
+                return _closingReason == "parse error" ? PayloadResult.Malformed : PayloadResult.Closed;
+            }
+            if (_state == SocketState.Closed)
+            {
+                return PayloadResult.Closed;
+            }
+        }
+        return PayloadResult.Ok;
+    }
+}

@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Logging;
+
+namespace Tessera.EngineIO.Internal;
+
+internal sealed partial class EngineIOServer
+{
+    // Client misbehaviour is logged at Debug: a client's garbage must not fill an operator's logs.
+    // Nothing here ever logs a URL or query string, which may carry tokens.
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Engine.IO session {Sid} opened over {Transport}.")]
+        public static partial void SessionOpened(ILogger logger, string sid, string transport);
+
+        [LoggerMessage(2, LogLevel.Debug, "Engine.IO session {Sid} closed: {Reason}.")]
+        public static partial void SessionClosed(ILogger logger, string sid, string reason);
+
+        [LoggerMessage(3, LogLevel.Debug, "Engine.IO request refused with error code {Code} ({Method}).")]
+        public static partial void BadRequest(ILogger logger, int code, string method);
+
+        [LoggerMessage(4, LogLevel.Debug, "Engine.IO handshake refused by AllowRequest with status {Status}.")]
+        public static partial void HandshakeRefused(ILogger logger, int status);
+
+        [LoggerMessage(5, LogLevel.Debug, "Engine.IO session {Sid}: concurrent {Method} requests; closing the session.")]
+        public static partial void Overlap(ILogger logger, string sid, string method);
+
+        [LoggerMessage(6, LogLevel.Debug, "Engine.IO session {Sid}: payload of {Length} bytes exceeds maxPayload; closing the session.")]
+        public static partial void PayloadTooLarge(ILogger logger, string sid, int length);
+
+        [LoggerMessage(7, LogLevel.Debug, "Engine.IO session {Sid}: malformed packet; closing the session.")]
+        public static partial void ParseError(ILogger logger, string sid);
+
+        [LoggerMessage(8, LogLevel.Debug, "Engine.IO session {Sid} upgraded to websocket.")]
+        public static partial void Upgraded(ILogger logger, string sid);
+
+        [LoggerMessage(9, LogLevel.Debug, "Engine.IO session {Sid}: upgrade timed out.")]
+        public static partial void UpgradeTimedOut(ILogger logger, string sid);
+
+        [LoggerMessage(10, LogLevel.Debug, "Engine.IO session {Sid}: unexpected packet during upgrade.")]
+        public static partial void InvalidUpgradePacket(ILogger logger, string sid);
+
+        [LoggerMessage(11, LogLevel.Debug, "Engine.IO session {Sid}: WebSocket ended ({Error}).")]
+        public static partial void WebSocketFailed(ILogger logger, string sid, string error);
+
+        [LoggerMessage(12, LogLevel.Debug, "Engine.IO request aborted by the client ({Error}).")]
+        public static partial void RequestAborted(ILogger logger, string error);
+
+        [LoggerMessage(13, LogLevel.Error, "Engine.IO request failed.")]
+        public static partial void RequestFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(14, LogLevel.Error, "Engine.IO handler {Method} threw for session {Sid}.")]
+        public static partial void HandlerFailed(ILogger logger, string method, string sid, Exception exception);
+    }
+}

@@ -1,0 +1,628 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Tessera.EngineIO.Internal.Transports;
+
+namespace Tessera.EngineIO.Internal;
+
+/// <summary>
+/// One Engine.IO endpoint: request verification (in Node's order), handshakes, and dispatch to the transports.
+/// </summary>
+internal sealed partial class EngineIOServer
+{
+    private static readonly byte[] OkBody = "ok"u8.ToArray();
+
+    private readonly ConcurrentDictionary<string, EngineIOSocket> _clients = new(StringComparer.Ordinal);
+    private readonly EngineIOHandler _handler;
+    private readonly ILogger _logger;
+    private readonly byte[] _openSuffixPolling;
+    private readonly byte[] _openSuffixWebSocket;
+
+    public EngineIOServer(EngineIOOptions options, EngineIOHandler handler, ILogger logger)
+    {
+        options.Validate();
+        Options = options;
+        _handler = handler;
+        _logger = logger;
+        var canUpgrade = options.AllowUpgrades && options.Transports.HasFlag(EngineIOTransports.WebSocket);
+        _openSuffixPolling = OpenSuffix(options, canUpgrade ? "[\"websocket\"]" : "[]");
+        _openSuffixWebSocket = OpenSuffix(options, "[]");
+    }
+
+    public EngineIOOptions Options { get; }
+
+    public int ClientsCount => _clients.Count;
+
+    public IEnumerable<EngineIOSocket> Clients => _clients.Values;
+
+    /// <summary>Diagnostic hook: a GET was parked for the session with this id (tests await it instead of sleeping).</summary>
+    internal Action<string>? PollParked { get; set; }
+
+    // The open packet is `0{"sid":"…","upgrades":[…],"pingInterval":…,"pingTimeout":…,"maxPayload":…}`;
+    // everything after the sid is the same for every session of the endpoint.
+    private static byte[] OpenSuffix(EngineIOOptions o, string upgrades) => Encoding.UTF8.GetBytes(
+        $"\",\"upgrades\":{upgrades},\"pingInterval\":{(long)o.PingInterval.TotalMilliseconds},\"pingTimeout\":{(long)o.PingTimeout.TotalMilliseconds},\"maxPayload\":{o.MaxPayload}}}");
+
+    private static byte[] OpenPacket(string sid, byte[] suffix)
+    {
+        ReadOnlySpan<byte> prefix = "0{\"sid\":\""u8;
+        var packet = new byte[prefix.Length + sid.Length + suffix.Length];
+        prefix.CopyTo(packet);
+        Encoding.ASCII.GetBytes(sid, packet.AsSpan(prefix.Length));
+        suffix.CopyTo(packet.AsSpan(prefix.Length + sid.Length));
+        return packet;
+    }
+
+    /// <summary>15 random bytes in URL-safe base64: 20 characters, as Node's base64id.</summary>
+    private static string NewId()
+    {
+        Span<byte> bytes = stackalloc byte[15];
+        RandomNumberGenerator.Fill(bytes);
+        return Base64Url.EncodeToString(bytes);
+    }
+
+    public void CloseAll(string reason)
+    {
+        foreach (var socket in _clients.Values)
+        {
+            socket.CloseGracefully(reason);
+        }
+    }
+
+    public async Task HandleRequestAsync(HttpContext context)
+    {
+        try
+        {
+            await HandleCoreAsync(context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or WebSocketException or ConnectionAbortedException)
+        {
+            // The client went away mid-request: nothing to answer.
+            Log.RequestAborted(_logger, ex.GetType().Name);
+        }
+        catch (Exception ex)
+        {
+            Log.RequestFailed(_logger, ex);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            }
+        }
+    }
+
+    private async Task HandleCoreAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var cors = Options.Cors;
+        if (cors is not null && HttpMethods.IsOptions(request.Method))
+        {
+            Cors.WritePreflight(context, cors);
+            return;
+        }
+
+        var query = request.Query;
+        var transport = query["transport"];
+        var isPolling = transport == "polling" && Options.Transports.HasFlag(EngineIOTransports.Polling);
+        var isWebSocket = transport == "websocket" && Options.Transports.HasFlag(EngineIOTransports.WebSocket);
+        if (!isPolling && !isWebSocket)
+        {
+            await WriteErrorAsync(context, ErrorCode.TransportUnknown).ConfigureAwait(false);
+            return;
+        }
+        var isUpgrade = context.WebSockets.IsWebSocketRequest;
+        var sid = query["sid"].ToString();
+        if (sid.Length > 0)
+        {
+            if (!_clients.TryGetValue(sid, out var socket))
+            {
+                await WriteErrorAsync(context, ErrorCode.SessionIdUnknown).ConfigureAwait(false);
+                return;
+            }
+            if (isWebSocket && isUpgrade)
+            {
+                await HandleUpgradeAsync(context, socket).ConfigureAwait(false);
+                return;
+            }
+            if (!isPolling || socket.Transport != "polling")
+            {
+                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+                return;
+            }
+            if (HttpMethods.IsGet(request.Method))
+            {
+                await HandlePollAsync(context, socket).ConfigureAwait(false);
+            }
+            else if (HttpMethods.IsPost(request.Method))
+            {
+                await HandlePostAsync(context, socket).ConfigureAwait(false);
+            }
+            else
+            {
+                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+            }
+            return;
+        }
+
+        if (!HttpMethods.IsGet(request.Method))
+        {
+            await WriteErrorAsync(context, ErrorCode.BadHandshakeMethod).ConfigureAwait(false);
+            return;
+        }
+        if (isWebSocket && !isUpgrade)
+        {
+            await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+            return;
+        }
+        if (Options.AllowRequest is { } allowRequest)
+        {
+            var decision = await allowRequest(context).ConfigureAwait(false);
+            if (!decision.IsAllowed)
+            {
+                Log.HandshakeRefused(_logger, decision.StatusCode);
+                await WriteErrorAsync(context, ErrorCode.Forbidden, decision.StatusCode, decision.Message).ConfigureAwait(false);
+                return;
+            }
+        }
+        if (query["EIO"] != "4")
+        {
+            await WriteErrorAsync(context, ErrorCode.UnsupportedProtocolVersion).ConfigureAwait(false);
+            return;
+        }
+        if (isWebSocket)
+        {
+            await HandshakeWebSocketAsync(context).ConfigureAwait(false);
+        }
+        else
+        {
+            await HandshakePollingAsync(context).ConfigureAwait(false);
+        }
+    }
+
+    private EngineIOSocket CreateSocket(HttpContext context, Transport transport)
+    {
+        var id = NewId();
+        var socket = new EngineIOSocket(this, id, new EngineIOHandshake(context), transport);
+        _clients[id] = socket;
+        if (Options.Cookie is { } cookie)
+        {
+            context.Response.Cookies.Append(cookie.Name, id, new CookieOptions
+            {
+                Path = cookie.Path,
+                HttpOnly = cookie.HttpOnly,
+                SameSite = cookie.SameSite,
+                Secure = context.Request.IsHttps,
+            });
+        }
+        Log.SessionOpened(_logger, id, transport.Name);
+        return socket;
+    }
+
+    private async Task HandshakePollingAsync(HttpContext context)
+    {
+        var socket = CreateSocket(context, new PollingTransport());
+        var open = OpenPacket(socket.Id, _openSuffixPolling);
+        socket.Open();
+        await DispatchOpenAsync(socket).ConfigureAwait(false);
+        await WritePollResponseAsync(context, new Frame(open, false)).ConfigureAwait(false);
+    }
+
+    private async Task HandshakeWebSocketAsync(HttpContext context)
+    {
+        ApplyCors(context);
+        var webSocket = await AcceptAsync(context).ConfigureAwait(false);
+        var transport = new WebSocketTransport(webSocket);
+        var socket = CreateSocket(context, transport);
+        socket.Enqueue(new Frame(OpenPacket(socket.Id, _openSuffixWebSocket), false));
+        socket.Open();
+        await DispatchOpenAsync(socket).ConfigureAwait(false);
+        var loop = ReceiveLoopAsync(socket, transport, probing: false);
+        transport.ReceiveLoop = loop;
+        await loop.ConfigureAwait(false);
+    }
+
+    private async Task HandleUpgradeAsync(HttpContext context, EngineIOSocket socket)
+    {
+        if (!socket.TryBeginUpgrade())
+        {
+            await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+            return;
+        }
+        WebSocket webSocket;
+        try
+        {
+            ApplyCors(context);
+            webSocket = await AcceptAsync(context).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.AbortUpgrade();
+            throw;
+        }
+        var transport = new WebSocketTransport(webSocket);
+        var loop = ReceiveLoopAsync(socket, transport, probing: true);
+        transport.ReceiveLoop = loop;
+        await loop.ConfigureAwait(false);
+    }
+
+    private Task<WebSocket> AcceptAsync(HttpContext context) =>
+        context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            DangerousEnableCompression = Options.PerMessageDeflate,
+            // Engine.IO's own heartbeat watches the connection; WebSocket pings would only add traffic.
+            KeepAliveInterval = TimeSpan.Zero,
+        });
+
+    /// <summary>
+    /// Reads one WebSocket until it ends. In probing mode it first runs the upgrade handshake
+    /// (2probe → 3probe, then 5) and only then becomes the session's transport.
+    /// </summary>
+    private async Task ReceiveLoopAsync(EngineIOSocket socket, WebSocketTransport transport, bool probing)
+    {
+        var webSocket = transport.WebSocket;
+        var upgradeTimeout = probing ? new CancellationTokenSource(Options.UpgradeTimeout) : null;
+        byte[]? buffer = null;
+        try
+        {
+            while (true)
+            {
+                var token = upgradeTimeout?.Token ?? CancellationToken.None;
+                // A zero-byte read waits for the next frame without holding a buffer while the socket is idle.
+                var result = await webSocket.ReceiveAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
+                var messageType = result.MessageType;
+                var count = 0;
+                var complete = result.EndOfMessage;
+                buffer = ArrayPool<byte>.Shared.Rent(4096);
+                while (!complete)
+                {
+                    if (count == buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, count).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+                    result = await webSocket.ReceiveAsync(buffer.AsMemory(count), token).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+                    count += result.Count;
+                    complete = result.EndOfMessage;
+                    if (count > Options.MaxPayload)
+                    {
+                        Log.PayloadTooLarge(_logger, socket.Id, count);
+                        await CloseWebSocketAsync(webSocket, WebSocketCloseStatus.MessageTooBig).ConfigureAwait(false);
+                        if (!probing)
+                        {
+                            socket.Terminate("transport error", Frame.Close);
+                        }
+                        return;
+                    }
+                }
+                var data = buffer.AsMemory(0, count);
+                if (probing)
+                {
+                    probing = await HandleProbePacketAsync(socket, transport, messageType, data).ConfigureAwait(false);
+                    if (!probing)
+                    {
+                        upgradeTimeout?.Dispose();
+                        upgradeTimeout = null;
+                    }
+                }
+                else if (messageType == WebSocketMessageType.Binary)
+                {
+                    await socket.OnBinaryMessageAsync(data).ConfigureAwait(false);
+                }
+                else if (!await socket.OnTextPacketAsync(data).ConfigureAwait(false))
+                {
+                    return;
+                }
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
+            }
+        }
+        catch (OperationCanceledException) when (upgradeTimeout?.IsCancellationRequested == true)
+        {
+            Log.UpgradeTimedOut(_logger, socket.Id);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or ConnectionAbortedException or OperationCanceledException or ObjectDisposedException)
+        {
+            Log.WebSocketFailed(_logger, socket.Id, ex.GetType().Name);
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            upgradeTimeout?.Dispose();
+            if (probing)
+            {
+                socket.AbortUpgrade();
+                webSocket.Abort();
+            }
+            else
+            {
+                socket.OnWebSocketEnded(transport);
+            }
+        }
+    }
+
+    /// <summary>Returns true while still probing; a packet the upgrade does not expect ends the probe.</summary>
+    private async Task<bool> HandleProbePacketAsync(EngineIOSocket socket, WebSocketTransport transport, WebSocketMessageType type, ReadOnlyMemory<byte> data)
+    {
+        if (type == WebSocketMessageType.Text)
+        {
+            if (data.Span.SequenceEqual("2probe"u8))
+            {
+                // Nothing else writes to this WebSocket until the upgrade completes.
+                await transport.WebSocket.SendAsync(Frame.PongProbe.Data, WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
+                socket.OnProbed();
+                return true;
+            }
+            if (data.Span.SequenceEqual("5"u8) && socket.CompleteUpgrade(transport))
+            {
+                Log.Upgraded(_logger, socket.Id);
+                return false;
+            }
+        }
+        Log.InvalidUpgradePacket(_logger, socket.Id);
+        throw new WebSocketException("invalid upgrade packet");
+    }
+
+    private static async Task CloseWebSocketAsync(WebSocket webSocket, WebSocketCloseStatus status)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            await webSocket.CloseOutputAsync(status, null, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            webSocket.Abort();
+        }
+        // Otherwise the request ends next and Kestrel closes the connection after the close frame is out.
+    }
+
+    private async Task HandlePollAsync(HttpContext context, EngineIOSocket socket)
+    {
+        switch (socket.BeginPoll(out var parked, out var batch))
+        {
+            case EngineIOSocket.PollStart.Closed:
+                await WriteErrorAsync(context, ErrorCode.SessionIdUnknown).ConfigureAwait(false);
+                return;
+            case EngineIOSocket.PollStart.TransportMismatch:
+                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+                return;
+            case EngineIOSocket.PollStart.Overlap:
+                // Two GETs at once: Node closes the session (the first GET gets the close packet).
+                Log.Overlap(_logger, socket.Id, "GET");
+                socket.Terminate("transport error", Frame.Close);
+                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+                return;
+        }
+        if (parked is not null)
+        {
+            PollParked?.Invoke(socket.Id);
+            using (context.RequestAborted.UnsafeRegister(static (state, _) =>
+            {
+                var (s, p) = ((EngineIOSocket, PendingPoll))state!;
+                s.OnPollAborted(p);
+                p.TrySetCanceled();
+            }, (socket, parked)))
+            {
+                try
+                {
+                    batch = await parked.Task.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+        try
+        {
+            await WritePollResponseAsync(context, batch!).ConfigureAwait(false);
+        }
+        finally
+        {
+            socket.OnPollWritten(batch!);
+        }
+    }
+
+    private Task WritePollResponseAsync(HttpContext context, Frame single) =>
+        WritePollResponseAsync(context, new List<Frame>(1) { single });
+
+    private async Task WritePollResponseAsync(HttpContext context, List<Frame> batch)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/plain; charset=UTF-8";
+        ApplyCors(context);
+        var frames = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch);
+        response.ContentLength = PacketParser.PayloadLength(frames);
+        // One write for the whole batch.
+        PacketParser.WritePayload(response.BodyWriter, frames);
+        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private async Task HandlePostAsync(HttpContext context, EngineIOSocket socket)
+    {
+        switch (socket.BeginPost())
+        {
+            case EngineIOSocket.PollStart.Closed:
+                await WriteErrorAsync(context, ErrorCode.SessionIdUnknown).ConfigureAwait(false);
+                return;
+            case EngineIOSocket.PollStart.TransportMismatch:
+                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+                return;
+            case EngineIOSocket.PollStart.Overlap:
+                Log.Overlap(_logger, socket.Id, "POST");
+                socket.Terminate("transport error", Frame.Close);
+                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+                return;
+        }
+        byte[]? body = null;
+        var result = EngineIOSocket.PayloadResult.Ok;
+        try
+        {
+            var length = await ReadBodyAsync(context, Options.MaxPayload).ConfigureAwait(false);
+            if (length.Buffer is null)
+            {
+                Log.PayloadTooLarge(_logger, socket.Id, length.Length);
+                socket.Terminate("transport error", Frame.Close);
+                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+                ApplyCors(context);
+                return;
+            }
+            body = length.Buffer;
+            result = await socket.OnPayloadAsync(body.AsMemory(0, length.Length)).ConfigureAwait(false);
+        }
+        finally
+        {
+            socket.EndPost();
+            if (body is not null)
+            {
+                ArrayPool<byte>.Shared.Return(body);
+            }
+        }
+        if (result == EngineIOSocket.PayloadResult.Malformed)
+        {
+            Log.ParseError(_logger, socket.Id);
+            await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+            return;
+        }
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/html";
+        ApplyCors(context);
+        response.ContentLength = OkBody.Length;
+        await response.Body.WriteAsync(OkBody, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the request body into a pooled buffer; a null buffer means it exceeded <paramref name="limit"/>.</summary>
+    private static async Task<(byte[]? Buffer, int Length)> ReadBodyAsync(HttpContext context, int limit)
+    {
+        var declared = context.Request.ContentLength;
+        if (declared > limit)
+        {
+            return (null, (int)Math.Min(declared.Value, int.MaxValue));
+        }
+        var reader = context.Request.BodyReader;
+        while (true)
+        {
+            var read = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+            var buffer = read.Buffer;
+            if (buffer.Length > limit)
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                return (null, (int)Math.Min(buffer.Length, int.MaxValue));
+            }
+            if (read.IsCompleted || read.IsCanceled)
+            {
+                var length = (int)buffer.Length;
+                var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
+                buffer.CopyTo(copy);
+                reader.AdvanceTo(buffer.End);
+                return (copy, length);
+            }
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    private void ApplyCors(HttpContext context)
+    {
+        if (Options.Cors is { } cors)
+        {
+            Cors.Apply(context, cors);
+        }
+    }
+
+    private Task WriteErrorAsync(HttpContext context, ErrorCode code, int status = 0, string? message = null)
+    {
+        Log.BadRequest(_logger, (int)code, context.Request.Method);
+        var response = context.Response;
+        if (status == 0)
+        {
+            status = code == ErrorCode.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest;
+        }
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        // Node answers errors with permissive CORS headers so a browser can read why it was refused.
+        var origin = context.Request.Headers.Origin;
+        if (!Microsoft.Extensions.Primitives.StringValues.IsNullOrEmpty(origin))
+        {
+            response.Headers.AccessControlAllowOrigin = origin;
+            response.Headers.AccessControlAllowCredentials = "true";
+        }
+        else
+        {
+            response.Headers.AccessControlAllowOrigin = "*";
+        }
+        var writer = new ArrayBufferWriter<byte>(64);
+        using (var json = new System.Text.Json.Utf8JsonWriter(writer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("code", (int)code);
+            json.WriteString("message", message ?? Errors.Message(code));
+            json.WriteEndObject();
+        }
+        response.ContentLength = writer.WrittenCount;
+        return response.Body.WriteAsync(writer.WrittenMemory, context.RequestAborted).AsTask();
+    }
+
+    private async ValueTask DispatchOpenAsync(EngineIOSocket socket)
+    {
+        try
+        {
+            await _handler.OnOpenAsync(socket).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(_logger, nameof(EngineIOHandler.OnOpenAsync), socket.Id, ex);
+        }
+    }
+
+    internal async ValueTask DispatchMessageAsync(EngineIOSocket socket, EngineIOMessage message)
+    {
+        try
+        {
+            await _handler.OnMessageAsync(socket, message).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(_logger, nameof(EngineIOHandler.OnMessageAsync), socket.Id, ex);
+        }
+    }
+
+    internal void OnSocketClosed(EngineIOSocket socket, string reason)
+    {
+        _clients.TryRemove(new KeyValuePair<string, EngineIOSocket>(socket.Id, socket));
+        Log.SessionClosed(_logger, socket.Id, reason);
+        _ = DispatchCloseAsync(socket, reason);
+    }
+
+    private async Task DispatchCloseAsync(EngineIOSocket socket, string reason)
+    {
+        try
+        {
+            await _handler.OnCloseAsync(socket, reason).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(_logger, nameof(EngineIOHandler.OnCloseAsync), socket.Id, ex);
+        }
+    }
+}

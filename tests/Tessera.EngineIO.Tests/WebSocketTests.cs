@@ -1,0 +1,157 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+
+namespace Tessera.EngineIO.Tests;
+
+public class WebSocketTests
+{
+    private static async Task<(ClientWebSocket Ws, string Sid)> OpenAsync(TestServer server)
+    {
+        var ws = await server.ConnectWebSocketAsync("EIO=4&transport=websocket");
+        var open = await ws.ReceiveTextAsync();
+        return (ws, JsonDocument.Parse(open[1..]).RootElement.GetProperty("sid").GetString()!);
+    }
+
+    [Fact]
+    public async Task Message_over_max_payload_closes_with_1009()
+    {
+        await using var server = await TestServer.StartAsync(o => o.MaxPayload = 1000);
+        var (ws, sid) = await OpenAsync(server);
+        using (ws)
+        {
+            await ws.SendTextAsync("4" + new string('x', 5000));
+            var (type, _) = await ws.ReceiveMessageAsync();
+            Assert.Equal(WebSocketMessageType.Close, type);
+            Assert.Equal(WebSocketCloseStatus.MessageTooBig, ws.CloseStatus);
+            Assert.Equal("transport error", await server.Handler.WaitClosedAsync(sid));
+        }
+        await server.AssertServesNewClientAsync();
+    }
+
+    [Fact]
+    public async Task Message_at_max_payload_and_fragmented_messages_are_reassembled()
+    {
+        await using var server = await TestServer.StartAsync(o => o.MaxPayload = 20_000);
+        var (ws, _) = await OpenAsync(server);
+        using (ws)
+        {
+            var text = "4" + new string('y', 19_999);
+            await ws.SendTextAsync(text);
+            Assert.Equal(text, await ws.ReceiveTextAsync());
+
+            var part1 = System.Text.Encoding.UTF8.GetBytes("4frag");
+            var part2 = System.Text.Encoding.UTF8.GetBytes("mented");
+            await ws.SendAsync(part1, WebSocketMessageType.Text, false, CancellationToken.None);
+            await ws.SendAsync(part2, WebSocketMessageType.Text, true, CancellationToken.None);
+            Assert.Equal("4fragmented", await ws.ReceiveTextAsync());
+        }
+    }
+
+    [Theory]
+    [InlineData("x")]
+    [InlineData("")]
+    [InlineData("8")]
+    public async Task Malformed_text_frame_closes_with_parse_error(string frame)
+    {
+        await using var server = await TestServer.StartAsync();
+        var (ws, sid) = await OpenAsync(server);
+        using (ws)
+        {
+            await ws.SendTextAsync(frame);
+            Assert.Equal("parse error", await server.Handler.WaitClosedAsync(sid));
+            var (type, _) = await ws.ReceiveMessageAsync();
+            Assert.Equal(WebSocketMessageType.Close, type);
+        }
+        await server.AssertServesNewClientAsync();
+    }
+
+    [Fact]
+    public async Task Client_close_packet_ends_the_session()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (ws, sid) = await OpenAsync(server);
+        using (ws)
+        {
+            await ws.SendTextAsync("1");
+            Assert.Equal("transport close", await server.Handler.WaitClosedAsync(sid));
+            var (type, _) = await ws.ReceiveMessageAsync();
+            Assert.Equal(WebSocketMessageType.Close, type);
+        }
+    }
+
+    [Fact]
+    public async Task Dropped_connection_ends_the_session_with_transport_close()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (ws, sid) = await OpenAsync(server);
+        ws.Abort();
+        ws.Dispose();
+        Assert.Equal("transport close", await server.Handler.WaitClosedAsync(sid));
+    }
+
+    [Fact]
+    public async Task Server_close_sends_close_packet_then_close_frame()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (ws, sid) = await OpenAsync(server);
+        using (ws)
+        {
+            var socket = await server.Handler.Opened.Reader.ReadAsync();
+            socket.Send(EngineIOOutgoingMessage.Text("bye"));
+            socket.Close();
+            Assert.Equal("4bye", await ws.ReceiveTextAsync());
+            Assert.Equal("1", await ws.ReceiveTextAsync());
+            var (type, _) = await ws.ReceiveMessageAsync();
+            Assert.Equal(WebSocketMessageType.Close, type);
+            Assert.Equal("forced close", await server.Handler.WaitClosedAsync(sid));
+        }
+    }
+
+    [Fact]
+    public async Task Per_message_deflate_is_negotiated_when_enabled()
+    {
+        await using var server = await TestServer.StartAsync(o => o.PerMessageDeflate = true);
+        using var ws = new ClientWebSocket();
+        ws.Options.DangerousDeflateOptions = new WebSocketDeflateOptions();
+        ws.Options.CollectHttpResponseDetails = true;
+        await ws.ConnectAsync(new Uri(server.WsUrl("EIO=4&transport=websocket")), CancellationToken.None);
+        Assert.Contains("permessage-deflate", ws.HttpResponseHeaders!["Sec-WebSocket-Extensions"].Single());
+        await ws.ReceiveTextAsync();
+        var text = "4" + new string('z', 10_000);
+        await ws.SendTextAsync(text);
+        Assert.Equal(text, await ws.ReceiveTextAsync());
+    }
+
+    [Fact]
+    public async Task Per_message_deflate_is_off_by_default()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var ws = new ClientWebSocket();
+        ws.Options.DangerousDeflateOptions = new WebSocketDeflateOptions();
+        ws.Options.CollectHttpResponseDetails = true;
+        await ws.ConnectAsync(new Uri(server.WsUrl("EIO=4&transport=websocket")), CancellationToken.None);
+        Assert.False(ws.HttpResponseHeaders!.ContainsKey("Sec-WebSocket-Extensions"));
+    }
+
+    [Fact]
+    public async Task Many_messages_keep_their_order()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (ws, _) = await OpenAsync(server);
+        using (ws)
+        {
+            var send = Task.Run(async () =>
+            {
+                for (var i = 0; i < 1000; i++)
+                {
+                    await ws.SendTextAsync("4" + i);
+                }
+            });
+            for (var i = 0; i < 1000; i++)
+            {
+                Assert.Equal("4" + i, await ws.ReceiveTextAsync());
+            }
+            await send;
+        }
+    }
+}
