@@ -28,9 +28,23 @@ public static class EngineIOEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(handler);
         ArgumentException.ThrowIfNullOrEmpty(path);
 
-        var services = endpoints.ServiceProvider;
-        var options = Clone(services.GetService<IOptions<EngineIOOptions>>()?.Value ?? new EngineIOOptions());
+        var options = Clone(endpoints.ServiceProvider.GetService<IOptions<EngineIOOptions>>()?.Value ?? new EngineIOOptions());
         configure?.Invoke(options);
+        return endpoints.MapEngineIO(path, handler, options);
+    }
+
+    /// <summary>Serves Engine.IO v4 at <paramref name="path"/> with exactly these options.</summary>
+    public static EngineIOEndpointConventionBuilder MapEngineIO(
+        this IEndpointRouteBuilder endpoints,
+        string path,
+        EngineIOHandler handler,
+        EngineIOOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var services = endpoints.ServiceProvider;
         var logger = (services.GetService<ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance)
             .CreateLogger("Tessera.EngineIO");
         var server = new EngineIOServer(options, handler, logger);
@@ -49,7 +63,7 @@ public static class EngineIOEndpointRouteBuilderExtensions
         return new EngineIOEndpointConventionBuilder(builder, server);
     }
 
-    private static EngineIOOptions Clone(EngineIOOptions source)
+    internal static EngineIOOptions Clone(EngineIOOptions source)
     {
         var copy = new EngineIOOptions
         {

@@ -70,6 +70,27 @@ public sealed class EngineIOSocket
     /// <summary>Queues a message. False if the session is closing or closed (the message is dropped).</summary>
     public bool Send(in EngineIOOutgoingMessage message) => Enqueue(new Frame(message.Encoded, message.IsBinary));
 
+    /// <summary>
+    /// Sends only if the transport can take the message right now (nothing queued, a GET parked or the WebSocket
+    /// idle); otherwise drops it. For data where the latest value matters more than every value.
+    /// </summary>
+    public bool SendVolatile(in EngineIOOutgoingMessage message)
+    {
+        IFrameSink? sink;
+        List<Frame>? batch;
+        lock (_lock)
+        {
+            if (_state != SocketState.Open || _buffer.Count > 0 || !_transport.CanWriteLocked)
+            {
+                return false;
+            }
+            _buffer.Add(new Frame(message.Encoded, message.IsBinary));
+            batch = TakeBatchLocked(out sink);
+        }
+        sink?.Deliver(this, batch!);
+        return true;
+    }
+
     /// <summary>Closes the session: packets already queued are sent, then a close packet.</summary>
     public void Close() => CloseGracefully("forced close");
 

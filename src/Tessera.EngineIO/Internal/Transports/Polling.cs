@@ -15,6 +15,8 @@ internal sealed class PollingTransport : Transport
 
     public bool HasPendingPoll => _pending is not null;
 
+    public override bool CanWriteLocked => _pending is not null;
+
     public void ParkLocked(PendingPoll poll) => _pending = poll;
 
     /// <summary>The parked GET went away (client gone) before anything was delivered to it.</summary>

@@ -8,6 +8,9 @@ internal abstract class Transport
 {
     public abstract string Name { get; }
 
+    /// <summary>Whether a batch could be sent right now (for volatile messages, which are dropped otherwise).</summary>
+    public abstract bool CanWriteLocked { get; }
+
     /// <summary>Claims the right to send one batch now, or null if the transport cannot take one.</summary>
     public abstract IFrameSink? TryReserveLocked();
 

@@ -14,6 +14,8 @@ internal sealed class WebSocketTransport(WebSocket webSocket) : Transport, IFram
 
     public override string Name => "websocket";
 
+    public override bool CanWriteLocked => !_writing;
+
     public override IFrameSink? TryReserveLocked()
     {
         if (_writing)

@@ -1,0 +1,101 @@
+using Tessera.SocketIO.Internal.Parser;
+
+namespace Tessera.SocketIO;
+
+/// <summary>Who a broadcast reaches: sockets in any of <see cref="Rooms"/> (all if empty), minus those in <see cref="Except"/>.</summary>
+public sealed class BroadcastOptions
+{
+    private static readonly HashSet<string> None = [];
+
+    public IReadOnlySet<string> Rooms { get; init; } = None;
+
+    public IReadOnlySet<string> Except { get; init; } = None;
+
+    /// <summary>Drop the packet for clients that cannot take it right now.</summary>
+    public bool Volatile { get; init; }
+
+    /// <summary>This node only (cluster adapters do not forward it).</summary>
+    public bool Local { get; init; }
+}
+
+/// <summary>A packet encoded once for all recipients of a broadcast.</summary>
+public sealed class SocketIOPacket
+{
+    internal SocketIOPacket(EncodedPacket encoded, long ackId)
+    {
+        Encoded = encoded;
+        AckId = ackId;
+    }
+
+    internal EncodedPacket Encoded { get; }
+
+    /// <summary>The ack id shared by every recipient, or -1.</summary>
+    public long AckId { get; }
+}
+
+/// <summary>
+/// Rooms and broadcasts of one namespace. Every member is asynchronous and takes serialisable arguments so a
+/// cluster adapter (Redis) can carry each operation to other nodes.
+/// </summary>
+public interface ISocketIOAdapter
+{
+    ValueTask AddAllAsync(string socketId, IReadOnlyCollection<string> rooms);
+
+    ValueTask DelAsync(string socketId, string room);
+
+    ValueTask DelAllAsync(string socketId);
+
+    /// <summary>Rooms of a local socket (a snapshot).</summary>
+    IReadOnlySet<string> SocketRooms(string socketId);
+
+    ValueTask BroadcastAsync(SocketIOPacket packet, BroadcastOptions options);
+
+    /// <summary>
+    /// Broadcasts a packet that expects acks: <paramref name="clientCount"/> is told how many sockets were reached
+    /// (called once per node), <paramref name="ack"/> receives each response.
+    /// </summary>
+    ValueTask BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack);
+
+    ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync(BroadcastOptions options);
+
+    ValueTask AddSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms);
+
+    ValueTask DelSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms);
+
+    ValueTask DisconnectSocketsAsync(BroadcastOptions options, bool close);
+}
+
+/// <summary>A socket as <c>FetchSocketsAsync</c> returns it: a snapshot plus the operations that work anywhere.</summary>
+public sealed class SocketIORemoteSocket
+{
+    private readonly SocketIOSocket? _local;
+
+    public SocketIORemoteSocket(SocketIOSocket local)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        _local = local;
+        Id = local.Id;
+        Handshake = local.Handshake;
+        Rooms = local.Rooms;
+        Data = new Dictionary<string, object?>(local.Data);
+    }
+
+    public string Id { get; }
+
+    public SocketIOHandshake? Handshake { get; }
+
+    public IReadOnlySet<string> Rooms { get; }
+
+    public IReadOnlyDictionary<string, object?> Data { get; }
+
+    /// <summary>The live socket when it is on this node.</summary>
+    public SocketIOSocket? Local => _local;
+
+    public bool Emit(string eventName, params object?[] args) => _local?.Emit(eventName, args) ?? false;
+
+    public void Join(string room) => _local?.Join(room);
+
+    public void Leave(string room) => _local?.Leave(room);
+
+    public void Disconnect(bool close = false) => _local?.Disconnect(close);
+}

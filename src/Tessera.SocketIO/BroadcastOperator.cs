@@ -1,0 +1,220 @@
+using System.Collections.Immutable;
+using Tessera.SocketIO.Internal;
+
+namespace Tessera.SocketIO;
+
+/// <summary>
+/// Selects recipients (rooms, exceptions, flags) and acts on all of them through the namespace's adapter.
+/// Immutable: each call returns a new operator. A broadcast is encoded once for all its recipients.
+/// </summary>
+public sealed class BroadcastOperator
+{
+    private readonly SocketIONamespace _ns;
+    private readonly ImmutableHashSet<string> _rooms;
+    private readonly ImmutableHashSet<string> _except;
+    private readonly bool _volatile;
+    private readonly bool _local;
+    private readonly TimeSpan? _timeout;
+
+    internal BroadcastOperator(SocketIONamespace ns)
+        : this(ns, ImmutableHashSet<string>.Empty, ImmutableHashSet<string>.Empty, false, false, null)
+    {
+    }
+
+    private BroadcastOperator(SocketIONamespace ns, ImmutableHashSet<string> rooms, ImmutableHashSet<string> except, bool isVolatile, bool local, TimeSpan? timeout)
+    {
+        _ns = ns;
+        _rooms = rooms;
+        _except = except;
+        _volatile = isVolatile;
+        _local = local;
+        _timeout = timeout;
+    }
+
+    public BroadcastOperator To(string room) => new(_ns, _rooms.Add(room), _except, _volatile, _local, _timeout);
+
+    public BroadcastOperator To(IEnumerable<string> rooms) => new(_ns, _rooms.Union(rooms), _except, _volatile, _local, _timeout);
+
+    public BroadcastOperator In(string room) => To(room);
+
+    public BroadcastOperator Except(string room) => new(_ns, _rooms, _except.Add(room), _volatile, _local, _timeout);
+
+    public BroadcastOperator Except(IEnumerable<string> rooms) => new(_ns, _rooms, _except.Union(rooms), _volatile, _local, _timeout);
+
+    /// <summary>Clients that cannot take the packet right now miss it.</summary>
+    public BroadcastOperator Volatile => new(_ns, _rooms, _except, true, _local, _timeout);
+
+    /// <summary>This node only, even with a cluster adapter.</summary>
+    public BroadcastOperator Local => new(_ns, _rooms, _except, _volatile, true, _timeout);
+
+    /// <summary>How long <see cref="EmitWithAckAsync"/> waits for every recipient.</summary>
+    public BroadcastOperator Timeout(TimeSpan timeout) => new(_ns, _rooms, _except, _volatile, _local, timeout);
+
+    private BroadcastOptions Options => new() { Rooms = _rooms, Except = _except, Volatile = _volatile, Local = _local };
+
+    /// <summary>The namespaces acted on: a dynamic (parent) namespace stands for all its children.</summary>
+    private IEnumerable<SocketIONamespace> Targets => _ns.IsDynamic ? _ns.Children : [_ns];
+
+    public void Emit(string eventName, params object?[] args)
+    {
+        foreach (var ns in Targets)
+        {
+            var packet = new SocketIOPacket(PacketWriter.Event(ns, eventName, args, -1), -1);
+            Observe(ns, ns.Adapter.BroadcastAsync(packet, Options));
+        }
+    }
+
+    /// <summary>
+    /// Emits and collects one acknowledgement per recipient. Throws <see cref="SocketIOAckTimeoutException"/>
+    /// (with the responses received so far) if some do not answer within the timeout.
+    /// </summary>
+    public async Task<IReadOnlyList<SocketIOArgs>> EmitWithAckAsync(string eventName, params object?[] args)
+    {
+        var timeout = _timeout ?? _ns.Server.Options.AckTimeout;
+        var responses = new List<SocketIOArgs>();
+        var expected = 0;
+        var pendingCounts = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sync = new Lock();
+
+        void Check()
+        {
+            if (pendingCounts == 0 && responses.Count >= expected)
+            {
+                done.TrySetResult();
+            }
+        }
+
+        var namespaces = Targets.ToArray();
+        pendingCounts = namespaces.Length;
+        foreach (var ns in namespaces)
+        {
+            var id = ns.NextAckId();
+            var packet = new SocketIOPacket(PacketWriter.Event(ns, eventName, args, id), id);
+            await ns.Adapter.BroadcastWithAckAsync(packet, Options,
+                count =>
+                {
+                    lock (sync)
+                    {
+                        expected += count;
+                        pendingCounts--;
+                        Check();
+                    }
+                },
+                response =>
+                {
+                    lock (sync)
+                    {
+                        responses.Add(response);
+                        Check();
+                    }
+                }).ConfigureAwait(false);
+        }
+        lock (sync)
+        {
+            Check();
+        }
+        try
+        {
+            await done.Task.WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            lock (sync)
+            {
+                throw new SocketIOAckTimeoutException([.. responses], expected);
+            }
+        }
+        lock (sync)
+        {
+            return [.. responses];
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync()
+    {
+        var all = new List<SocketIORemoteSocket>();
+        foreach (var ns in Targets)
+        {
+            all.AddRange(await ns.Adapter.FetchSocketsAsync(Options).ConfigureAwait(false));
+        }
+        return all;
+    }
+
+    public async ValueTask SocketsJoinAsync(params string[] rooms)
+    {
+        foreach (var ns in Targets)
+        {
+            await ns.Adapter.AddSocketsAsync(Options, rooms).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask SocketsLeaveAsync(params string[] rooms)
+    {
+        foreach (var ns in Targets)
+        {
+            await ns.Adapter.DelSocketsAsync(Options, rooms).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisconnectSocketsAsync(bool close = false)
+    {
+        foreach (var ns in Targets)
+        {
+            await ns.Adapter.DisconnectSocketsAsync(Options, close).ConfigureAwait(false);
+        }
+    }
+
+    private static void Observe(SocketIONamespace ns, ValueTask task)
+    {
+        if (task.IsCompletedSuccessfully)
+        {
+            return;
+        }
+        _ = ObserveAsync(ns, task.AsTask());
+
+        static async Task ObserveAsync(SocketIONamespace ns, Task task)
+        {
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                SocketIOServer.Log.AdapterFailed(ns.Server.Logger, ex);
+            }
+        }
+    }
+}
+
+/// <summary>Not every recipient acknowledged in time; <see cref="Responses"/> holds those that did.</summary>
+public sealed class SocketIOAckTimeoutException : TimeoutException
+{
+    public SocketIOAckTimeoutException(IReadOnlyList<SocketIOArgs> responses, int expected)
+        : base($"{responses.Count} of {expected} clients acknowledged before the timeout.")
+    {
+        Responses = responses;
+        Expected = expected;
+    }
+
+    public SocketIOAckTimeoutException()
+        : this([], 0)
+    {
+    }
+
+    public SocketIOAckTimeoutException(string message)
+        : base(message)
+    {
+        Responses = [];
+    }
+
+    public SocketIOAckTimeoutException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Responses = [];
+    }
+
+    public IReadOnlyList<SocketIOArgs> Responses { get; }
+
+    public int Expected { get; }
+}

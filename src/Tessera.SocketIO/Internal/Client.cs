@@ -1,0 +1,252 @@
+using System.Text.Json;
+using Tessera.EngineIO;
+using Tessera.SocketIO.Internal.Parser;
+
+namespace Tessera.SocketIO.Internal;
+
+/// <summary>
+/// One Engine.IO connection seen by Socket.IO: decodes packets (reassembling binary attachments), multiplexes
+/// namespaces, and enforces connectTimeout. Its calls are serialised by the Engine.IO layer.
+/// </summary>
+internal sealed class Client
+{
+    private readonly SocketIOServer _server;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, SocketIOSocket> _sockets = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _connecting = new(StringComparer.Ordinal);
+    private Packet? _reassembling;
+    private Timer? _connectTimer;
+    private bool _closed;
+
+    public Client(SocketIOServer server, EngineIOSocket engine)
+    {
+        _server = server;
+        Engine = engine;
+        _connectTimer = new Timer(static s => ((Client)s!).OnConnectTimeout(), this, server.Options.ConnectTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    public EngineIOSocket Engine { get; }
+
+    private void OnConnectTimeout()
+    {
+        lock (_lock)
+        {
+            if (_sockets.Count > 0 || _closed)
+            {
+                return;
+            }
+        }
+        SocketIOServer.Log.ConnectTimeout(_server.Logger, Engine.Id);
+        Engine.Close();
+    }
+
+    public ValueTask OnMessageAsync(EngineIOMessage message)
+    {
+        if (message.IsBinary)
+        {
+            var pending = _reassembling;
+            if (pending is null)
+            {
+                return Fail("binary data when not reconstructing a packet");
+            }
+            (pending.Buffers ??= new List<byte[]>(pending.Attachments)).Add(message.Data.ToArray());
+            if (!pending.IsComplete)
+            {
+                return ValueTask.CompletedTask;
+            }
+            _reassembling = null;
+            return DispatchAsync(pending);
+        }
+        if (_reassembling is not null)
+        {
+            return Fail("text data while reconstructing a packet");
+        }
+        var packet = PacketDecoder.Decode(message.Data.Span, out var error);
+        if (packet is null)
+        {
+            return Fail(error!);
+        }
+        if (!packet.IsComplete)
+        {
+            // Every placeholder must point at one of the attachments announced.
+            if (!PlaceholdersInRange(packet.Data, packet.Attachments))
+            {
+                return Fail("illegal attachments");
+            }
+            _reassembling = packet;
+            return ValueTask.CompletedTask;
+        }
+        return DispatchAsync(packet);
+    }
+
+    private static bool PlaceholdersInRange(JsonElement element, int count)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                if (element.TryGetProperty("_placeholder", out var flag) && flag.ValueKind == JsonValueKind.True)
+                {
+                    return BinaryContext.TryGetPlaceholder(element, count, out _);
+                }
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (!PlaceholdersInRange(property.Value, count))
+                    {
+                        return false;
+                    }
+                }
+                return true;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (!PlaceholdersInRange(item, count))
+                    {
+                        return false;
+                    }
+                }
+                return true;
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>A malformed packet closes the whole connection, as in Node (sockets see "forced close").</summary>
+    private ValueTask Fail(string reason)
+    {
+        SocketIOServer.Log.MalformedPacket(_server.Logger, Engine.Id, reason);
+        _reassembling = null;
+        Engine.Close();
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask DispatchAsync(Packet packet)
+    {
+        SocketIOSocket? socket;
+        bool connecting;
+        lock (_lock)
+        {
+            _sockets.TryGetValue(packet.Namespace, out socket);
+            connecting = _connecting.Contains(packet.Namespace);
+        }
+        if (packet.Type == PacketType.Connect)
+        {
+            if (socket is not null || connecting)
+            {
+                // A second CONNECT to a joined namespace: Node closes the connection.
+                Disconnect();
+                return;
+            }
+            await ConnectAsync(packet.Namespace, packet.Data).ConfigureAwait(false);
+            return;
+        }
+        if (socket is null || packet.Type == PacketType.ConnectError)
+        {
+            // A packet for a namespace the client has not joined.
+            Disconnect();
+            return;
+        }
+        socket.OnPacket(packet);
+    }
+
+    private async ValueTask ConnectAsync(string name, JsonElement auth)
+    {
+        var ns = _server.ResolveNamespace(name, auth);
+        if (ns is null)
+        {
+            Send(PacketWriter.ConnectError(name, "Invalid namespace", null, _server.Options.SerializerOptions), false);
+            return;
+        }
+        lock (_lock)
+        {
+            _connecting.Add(name);
+        }
+        try
+        {
+            var socket = await ns.AddAsync(this, auth).ConfigureAwait(false);
+            if (socket is null)
+            {
+                return;
+            }
+            lock (_lock)
+            {
+                if (_closed)
+                {
+                    _ = socket.CloseAsync(DisconnectReason.TransportClose);
+                    return;
+                }
+                _sockets[name] = socket;
+                _connectTimer?.Dispose();
+                _connectTimer = null;
+            }
+            ns.Welcome(socket);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _connecting.Remove(name);
+            }
+        }
+    }
+
+    public bool Send(EncodedPacket packet, bool isVolatile)
+    {
+        if (isVolatile)
+        {
+            // A volatile packet with attachments would be useless half-sent: only send it whole.
+            if (!Engine.SendVolatile(packet.Text))
+            {
+                return false;
+            }
+        }
+        else if (!Engine.Send(packet.Text))
+        {
+            return false;
+        }
+        if (packet.Attachments is { } attachments)
+        {
+            foreach (var attachment in attachments)
+            {
+                Engine.Send(attachment);
+            }
+        }
+        return true;
+    }
+
+    public void Remove(SocketIOSocket socket)
+    {
+        lock (_lock)
+        {
+            if (_sockets.TryGetValue(socket.Namespace.Name, out var current) && ReferenceEquals(current, socket))
+            {
+                _sockets.Remove(socket.Namespace.Name);
+            }
+        }
+    }
+
+    /// <summary>Server-side close of the whole connection (Node's client.close()).</summary>
+    public void Disconnect()
+    {
+        _ = CloseSocketsAsync(DisconnectReason.ForcedServerClose);
+        Engine.Close();
+    }
+
+    public Task OnEngineCloseAsync(string reason) => CloseSocketsAsync(reason);
+
+    private async Task CloseSocketsAsync(string reason)
+    {
+        SocketIOSocket[] sockets;
+        lock (_lock)
+        {
+            _closed = true;
+            _connectTimer?.Dispose();
+            _connectTimer = null;
+            sockets = [.. _sockets.Values];
+            _sockets.Clear();
+        }
+        foreach (var socket in sockets)
+        {
+            await socket.CloseAsync(reason).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Text.Json;
+using Tessera.SocketIO.Internal.Parser;
+
+namespace Tessera.SocketIO.Internal;
+
+/// <summary>Builds the packets the server sends, serialising arguments with the server's options.</summary>
+internal static class PacketWriter
+{
+    public static EncodedPacket Event(SocketIONamespace ns, string eventName, object?[] args, long id)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(eventName);
+        if (PacketDecoder.IsReservedEvent(eventName))
+        {
+            throw new ArgumentException($"\"{eventName}\" is a reserved event name.", nameof(eventName));
+        }
+        return PacketEncoder.Encode(PacketType.Event, ns.Name, id, (eventName, args, ns.Server.Options.SerializerOptions),
+            static (writer, state) =>
+            {
+                writer.WriteStartArray();
+                writer.WriteStringValue(state.eventName);
+                WriteArgs(writer, state.args, state.SerializerOptions);
+                writer.WriteEndArray();
+            });
+    }
+
+    public static EncodedPacket Ack(SocketIONamespace ns, long id, object?[] args) =>
+        PacketEncoder.Encode(PacketType.Ack, ns.Name, id, (args, ns.Server.Options.SerializerOptions),
+            static (writer, state) =>
+            {
+                writer.WriteStartArray();
+                WriteArgs(writer, state.args, state.SerializerOptions);
+                writer.WriteEndArray();
+            });
+
+    public static EncodedPacket Connect(string nsp, string socketId) =>
+        PacketEncoder.Encode(PacketType.Connect, nsp, -1, socketId, static (writer, sid) =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("sid", sid);
+            writer.WriteEndObject();
+        });
+
+    public static EncodedPacket ConnectError(string nsp, string message, object? data, JsonSerializerOptions options) =>
+        PacketEncoder.Encode(PacketType.ConnectError, nsp, -1, (message, data, options), static (writer, state) =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("message", state.message);
+            if (state.data is not null)
+            {
+                writer.WritePropertyName("data");
+                WriteValue(writer, state.data, state.options);
+            }
+            writer.WriteEndObject();
+        });
+
+    public static EncodedPacket Disconnect(SocketIONamespace ns) =>
+        PacketEncoder.Encode<object?>(PacketType.Disconnect, ns.Name, -1, null, null);
+
+    private static void WriteArgs(Utf8JsonWriter writer, object?[] args, JsonSerializerOptions options)
+    {
+        foreach (var arg in args)
+        {
+            if (arg is SocketIOArgs relayed)
+            {
+                // Relaying received arguments: they spread, binary attachments included.
+                relayed.WriteItems(writer);
+            }
+            else
+            {
+                WriteValue(writer, arg, options);
+            }
+        }
+    }
+
+    private static void WriteValue(Utf8JsonWriter writer, object? value, JsonSerializerOptions options)
+    {
+        switch (value)
+        {
+            case null:
+                writer.WriteNullValue();
+                break;
+            case string text:
+                writer.WriteStringValue(text);
+                break;
+            case JsonElement element:
+                element.WriteTo(writer);
+                break;
+            case byte[] bytes:
+                BinaryContext.WritePlaceholder(writer, bytes);
+                break;
+            case ReadOnlyMemory<byte> memory:
+                BinaryContext.WritePlaceholder(writer, memory);
+                break;
+            default:
+                JsonSerializer.Serialize(writer, value, value.GetType(), options);
+                break;
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Tessera.EngineIO;
+
+namespace Tessera.SocketIO.Internal.Parser;
+
+/// <summary>
+/// A packet encoded once, ready for any number of recipients: the Engine.IO text message and its binary
+/// attachments, which travel as separate Engine.IO messages right after it.
+/// </summary>
+internal sealed class EncodedPacket(EngineIOOutgoingMessage text, EngineIOOutgoingMessage[]? attachments)
+{
+    public EngineIOOutgoingMessage Text { get; } = text;
+
+    public EngineIOOutgoingMessage[]? Attachments { get; } = attachments;
+}
+
+/// <summary>Pure Socket.IO v5 encoder.</summary>
+internal static class PacketEncoder
+{
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_json;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    /// <summary>Serialises a payload with <paramref name="write"/> and frames it as a packet.</summary>
+    public static EncodedPacket Encode<TState>(PacketType type, string nsp, long id, TState state, Action<Utf8JsonWriter, TState>? write)
+    {
+        var json = t_json ??= new ArrayBufferWriter<byte>(256);
+        json.ResetWrittenCount();
+        ReadOnlyMemory<byte>[]? attachments = null;
+        if (write is not null)
+        {
+            BinaryContext.BeginOutgoing();
+            var writer = t_writer;
+            if (writer is null)
+            {
+                t_writer = writer = new Utf8JsonWriter(json, new JsonWriterOptions { SkipValidation = false });
+            }
+            else
+            {
+                writer.Reset(json);
+            }
+            try
+            {
+                write(writer, state);
+                writer.Flush();
+            }
+            finally
+            {
+                attachments = BinaryContext.EndOutgoing();
+            }
+        }
+        if (attachments is not null)
+        {
+            type = type switch
+            {
+                PacketType.Event => PacketType.BinaryEvent,
+                PacketType.Ack => PacketType.BinaryAck,
+                _ => type,
+            };
+        }
+        var packet = Frame(type, nsp, id, attachments?.Length ?? 0, json.WrittenSpan);
+        if (json.Capacity > 64 * 1024)
+        {
+            // Do not keep a huge buffer alive on this thread after one large message.
+            t_json = null;
+            t_writer = null;
+        }
+        EngineIOOutgoingMessage[]? binary = null;
+        if (attachments is not null)
+        {
+            binary = new EngineIOOutgoingMessage[attachments.Length];
+            for (var i = 0; i < attachments.Length; i++)
+            {
+                binary[i] = EngineIOOutgoingMessage.Binary(attachments[i]);
+            }
+        }
+        return new EncodedPacket(EngineIOOutgoingMessage.FromPrefixedText(packet), binary);
+    }
+
+    /// <summary><c>4</c> (Engine.IO message) + type + [n-] + [nsp,] + [id] + json, in one exact-size array.</summary>
+    private static byte[] Frame(PacketType type, string nsp, long id, int attachments, ReadOnlySpan<byte> json)
+    {
+        Span<byte> header = stackalloc byte[48];
+        var length = 0;
+        header[length++] = EngineIOOutgoingMessage.TextPrefix;
+        header[length++] = (byte)('0' + (int)type);
+        if (attachments > 0)
+        {
+            attachments.TryFormat(header[length..], out var written, default, CultureInfo.InvariantCulture);
+            length += written;
+            header[length++] = (byte)'-';
+        }
+        var nspBytes = nsp == "/" ? 0 : Encoding.UTF8.GetByteCount(nsp) + 1;
+        var idLength = 0;
+        Span<byte> idDigits = stackalloc byte[20];
+        if (id >= 0)
+        {
+            id.TryFormat(idDigits, out idLength, default, CultureInfo.InvariantCulture);
+        }
+        var packet = new byte[length + nspBytes + idLength + json.Length];
+        header[..length].CopyTo(packet);
+        var pos = length;
+        if (nspBytes > 0)
+        {
+            pos += Encoding.UTF8.GetBytes(nsp, packet.AsSpan(pos));
+            packet[pos++] = (byte)',';
+        }
+        idDigits[..idLength].CopyTo(packet.AsSpan(pos));
+        pos += idLength;
+        json.CopyTo(packet.AsSpan(pos));
+        return packet;
+    }
+}

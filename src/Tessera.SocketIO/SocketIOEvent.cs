@@ -1,0 +1,38 @@
+namespace Tessera.SocketIO;
+
+/// <summary>An event received from a client.</summary>
+public sealed class SocketIOEvent
+{
+    private readonly long _ackId;
+    private int _acked;
+
+    internal SocketIOEvent(SocketIOSocket socket, string name, SocketIOArgs args, long ackId)
+    {
+        Socket = socket;
+        Name = name;
+        Args = args;
+        _ackId = ackId;
+    }
+
+    public SocketIOSocket Socket { get; }
+
+    public string Name { get; }
+
+    public SocketIOArgs Args { get; }
+
+    /// <summary>Whether the client asked for an acknowledgement.</summary>
+    public bool HasAck => _ackId >= 0;
+
+    /// <summary>
+    /// Acknowledges the event with these arguments (binary allowed). Only the first call sends; false when no
+    /// ack was requested, it was already sent, or the socket is gone.
+    /// </summary>
+    public bool Ack(params object?[] args)
+    {
+        if (_ackId < 0 || Interlocked.Exchange(ref _acked, 1) != 0)
+        {
+            return false;
+        }
+        return Socket.SendAck(_ackId, args);
+    }
+}

@@ -1,0 +1,31 @@
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Tessera.SocketIO;
+
+namespace Microsoft.AspNetCore.Builder;
+
+public static class SocketIOExtensions
+{
+    /// <summary>Registers the <see cref="SocketIOServer"/> (inject it anywhere to emit) and its options.</summary>
+    public static IServiceCollection AddSocketIO(this IServiceCollection services, Action<SocketIOOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<SocketIOOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+        services.TryAddSingleton<SocketIOServer>();
+        return services;
+    }
+
+    /// <summary>Serves Socket.IO at <paramref name="path"/> (default "/socket.io", as the clients expect).</summary>
+    public static EngineIOEndpointConventionBuilder MapSocketIO(this IEndpointRouteBuilder endpoints, string path = "/socket.io")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var server = endpoints.ServiceProvider.GetService<SocketIOServer>()
+            ?? throw new InvalidOperationException("Call builder.Services.AddSocketIO() before app.MapSocketIO().");
+        return endpoints.MapEngineIO(path, server.EngineHandler, server.Options.EngineIO);
+    }
+}

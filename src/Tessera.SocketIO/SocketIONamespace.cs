@@ -1,0 +1,248 @@
+using System.Buffers.Text;
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Tessera.SocketIO.Internal;
+
+namespace Tessera.SocketIO;
+
+/// <summary>A namespace (Node's <c>io.of(name)</c>): its middleware, connection handlers, sockets and adapter.</summary>
+public sealed class SocketIONamespace
+{
+    private readonly ConcurrentDictionary<string, SocketIOSocket> _sockets = new(StringComparer.Ordinal);
+    private readonly List<Func<SocketIOSocket, Func<ValueTask>, ValueTask>> _middlewares = [];
+    private readonly List<Func<SocketIOSocket, ValueTask>> _connectionHandlers = [];
+    private readonly List<SocketIONamespace>? _children;
+    private readonly Func<string, JsonElement, bool>? _predicate;
+    private long _ackIds;
+    private ISocketIOAdapter? _adapter;
+
+    internal SocketIONamespace(SocketIOServer server, string name, Func<string, JsonElement, bool>? predicate = null)
+    {
+        Server = server;
+        Name = name;
+        _predicate = predicate;
+        if (predicate is not null)
+        {
+            _children = [];
+        }
+    }
+
+    public string Name { get; }
+
+    public SocketIOServer Server { get; }
+
+    /// <summary>Rooms and broadcasts of this namespace; in-memory unless the server's adapter factory says otherwise.</summary>
+    public ISocketIOAdapter Adapter => _adapter ??= Server.CreateAdapter(this);
+
+    /// <summary>Connected sockets of this namespace on this node, by id.</summary>
+    public IReadOnlyDictionary<string, SocketIOSocket> Sockets => _sockets;
+
+    /// <summary>For a dynamic (parent) namespace: the namespaces created from it so far.</summary>
+    public IReadOnlyList<SocketIONamespace> Children
+    {
+        get
+        {
+            if (_children is null)
+            {
+                return [];
+            }
+            lock (_children)
+            {
+                return [.. _children];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Connection middleware, run in order before a socket joins. Throw <see cref="SocketIOConnectException"/> to
+    /// refuse with a message and data the client receives in <c>connect_error</c>; not calling <c>next</c> refuses too.
+    /// </summary>
+    public SocketIONamespace Use(Func<SocketIOSocket, Func<ValueTask>, ValueTask> middleware)
+    {
+        ArgumentNullException.ThrowIfNull(middleware);
+        lock (_middlewares)
+        {
+            _middlewares.Add(middleware);
+        }
+        return this;
+    }
+
+    /// <summary>Runs for each socket that joined, after the client got its CONNECT reply.</summary>
+    public SocketIONamespace OnConnection(Func<SocketIOSocket, ValueTask> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_connectionHandlers)
+        {
+            _connectionHandlers.Add(handler);
+        }
+        return this;
+    }
+
+    public SocketIONamespace OnConnection(Action<SocketIOSocket> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return OnConnection(socket =>
+        {
+            handler(socket);
+            return ValueTask.CompletedTask;
+        });
+    }
+
+    // ---- broadcasting (see BroadcastOperator) ----
+
+    public BroadcastOperator To(string room) => new BroadcastOperator(this).To(room);
+
+    public BroadcastOperator To(IEnumerable<string> rooms) => new BroadcastOperator(this).To(rooms);
+
+    public BroadcastOperator In(string room) => To(room);
+
+    public BroadcastOperator Except(string room) => new BroadcastOperator(this).Except(room);
+
+    public BroadcastOperator Volatile => new BroadcastOperator(this).Volatile;
+
+    public BroadcastOperator Local => new BroadcastOperator(this).Local;
+
+    public BroadcastOperator Timeout(TimeSpan timeout) => new BroadcastOperator(this).Timeout(timeout);
+
+    /// <summary>Sends to every socket of the namespace.</summary>
+    public void Emit(string eventName, params object?[] args) => new BroadcastOperator(this).Emit(eventName, args);
+
+    public Task<IReadOnlyList<SocketIOArgs>> EmitWithAckAsync(string eventName, params object?[] args) =>
+        new BroadcastOperator(this).EmitWithAckAsync(eventName, args);
+
+    public ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync() => new BroadcastOperator(this).FetchSocketsAsync();
+
+    public ValueTask SocketsJoinAsync(params string[] rooms) => new BroadcastOperator(this).SocketsJoinAsync(rooms);
+
+    public ValueTask SocketsLeaveAsync(params string[] rooms) => new BroadcastOperator(this).SocketsLeaveAsync(rooms);
+
+    public ValueTask DisconnectSocketsAsync(bool close = false) => new BroadcastOperator(this).DisconnectSocketsAsync(close);
+
+    // ---- internals ----
+
+    internal bool IsDynamic => _predicate is not null;
+
+    internal bool Matches(string name, JsonElement auth) => _predicate is not null && _predicate(name, auth);
+
+    /// <summary>A dynamic namespace's child starts with a copy of the parent's middleware and handlers, as in Node.</summary>
+    internal SocketIONamespace CreateChild(string name)
+    {
+        var child = new SocketIONamespace(Server, name);
+        lock (_middlewares)
+        {
+            child._middlewares.AddRange(_middlewares);
+        }
+        lock (_connectionHandlers)
+        {
+            child._connectionHandlers.AddRange(_connectionHandlers);
+        }
+        lock (_children!)
+        {
+            _children.Add(child);
+        }
+        return child;
+    }
+
+    /// <summary>Ack ids are per namespace so one encoded broadcast can carry the same id to every recipient.</summary>
+    internal long NextAckId() => Interlocked.Increment(ref _ackIds) - 1;
+
+    internal bool TryGetSocket(string id, out SocketIOSocket socket) => _sockets.TryGetValue(id, out socket!);
+
+    internal void Remove(SocketIOSocket socket) =>
+        _sockets.TryRemove(new KeyValuePair<string, SocketIOSocket>(socket.Id, socket));
+
+    internal static string NewId()
+    {
+        Span<byte> bytes = stackalloc byte[15];
+        RandomNumberGenerator.Fill(bytes);
+        return Base64Url.EncodeToString(bytes);
+    }
+
+    /// <summary>Runs the middleware; returns the socket if it may join, after answering the client otherwise.</summary>
+    internal async ValueTask<SocketIOSocket?> AddAsync(Client client, JsonElement auth)
+    {
+        var socket = new SocketIOSocket(client, this, NewId(), new SocketIOHandshake(client.Engine.Handshake, auth));
+        Func<SocketIOSocket, Func<ValueTask>, ValueTask>[] middlewares;
+        lock (_middlewares)
+        {
+            middlewares = [.. _middlewares];
+        }
+        if (middlewares.Length > 0)
+        {
+            string? refusal = null;
+            object? data = null;
+            try
+            {
+                var passed = false;
+                await RunAsync(middlewares, 0, socket, () => passed = true).ConfigureAwait(false);
+                if (!passed)
+                {
+                    refusal = "Connection refused";
+                }
+            }
+            catch (SocketIOConnectException ex)
+            {
+                refusal = ex.Message;
+                data = ex.ErrorData;
+            }
+            catch (Exception ex)
+            {
+                // Exception text may reveal internals: the client gets a generic message, the log gets the details.
+                SocketIOServer.Log.MiddlewareFailed(Server.Logger, Name, ex);
+                refusal = "Internal server error";
+            }
+            if (refusal is not null)
+            {
+                SocketIOServer.Log.ConnectRefused(Server.Logger, Name);
+                client.Send(PacketWriter.ConnectError(Name, refusal, data, Server.Options.SerializerOptions), false);
+                return null;
+            }
+        }
+        if (!client.Engine.IsOpen)
+        {
+            return null;
+        }
+        _sockets[socket.Id] = socket;
+        await Adapter.AddAllAsync(socket.Id, [socket.Id]).ConfigureAwait(false);
+        socket.MarkConnected();
+        return socket;
+    }
+
+    private static ValueTask RunAsync(Func<SocketIOSocket, Func<ValueTask>, ValueTask>[] middlewares, int index, SocketIOSocket socket, Action passed)
+    {
+        if (index == middlewares.Length)
+        {
+            passed();
+            return ValueTask.CompletedTask;
+        }
+        return middlewares[index](socket, () => RunAsync(middlewares, index + 1, socket, passed));
+    }
+
+    /// <summary>Sends the CONNECT reply, then runs the connection handlers (not awaited, as in Node).</summary>
+    internal void Welcome(SocketIOSocket socket)
+    {
+        socket.SendPacket(PacketWriter.Connect(Name, socket.Id), isVolatile: false);
+        Func<SocketIOSocket, ValueTask>[] handlers;
+        lock (_connectionHandlers)
+        {
+            handlers = [.. _connectionHandlers];
+        }
+        _ = RunConnectionHandlersAsync(handlers, socket);
+    }
+
+    private async Task RunConnectionHandlersAsync(Func<SocketIOSocket, ValueTask>[] handlers, SocketIOSocket socket)
+    {
+        foreach (var handler in handlers)
+        {
+            try
+            {
+                await handler(socket).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                SocketIOServer.Log.HandlerFailed(Server.Logger, "connection", socket.Id, ex);
+            }
+        }
+    }
+}

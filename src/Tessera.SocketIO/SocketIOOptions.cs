@@ -1,0 +1,49 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Tessera.EngineIO;
+using Tessera.SocketIO.Internal.Parser;
+
+namespace Tessera.SocketIO;
+
+public sealed class SocketIOOptions
+{
+    /// <summary>How long a connection may stay without joining any namespace before it is closed (Node: 45 s).</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>Default timeout of <c>EmitWithAckAsync</c> when none is given.</summary>
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Options of the Engine.IO layer underneath (timings, payload limit, CORS, allowRequest …).</summary>
+    public EngineIOOptions EngineIO { get; } = new();
+
+    /// <summary>
+    /// Serialisation of event arguments. Defaults: camelCase, compact, and byte[] / ReadOnlyMemory&lt;byte&gt; as
+    /// binary attachments anywhere in a payload.
+    /// </summary>
+    public JsonSerializerOptions SerializerOptions { get; set; } = CreateSerializerOptions();
+
+    public static JsonSerializerOptions CreateSerializerOptions()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            // As JSON.stringify: "<" and non-ASCII stay as they are.
+            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        };
+        options.Converters.Add(new ByteArrayAttachmentConverter());
+        options.Converters.Add(new MemoryAttachmentConverter());
+        return options;
+    }
+
+    internal void Validate()
+    {
+        if (ConnectTimeout <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException("SocketIOOptions: ConnectTimeout must be positive.");
+        }
+        if (!SerializerOptions.Converters.OfType<ByteArrayAttachmentConverter>().Any())
+        {
+            SerializerOptions.Converters.Add(new ByteArrayAttachmentConverter());
+            SerializerOptions.Converters.Add(new MemoryAttachmentConverter());
+        }
+    }
+}
