@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Xunit;
 
-namespace Tessera.EngineIO.Tests;
+namespace Tessera.Tests.Shared;
 
 /// <summary>Runs a script of tests/interop (official Node clients) and returns its JSON summary.</summary>
 public static class NodeInterop
@@ -20,7 +21,11 @@ public static class NodeInterop
         throw new InvalidOperationException("Cannot find the repository root (Tessera.slnx) above " + AppContext.BaseDirectory);
     }
 
-    public static async Task<JsonElement> RunAsync(string script, params string[] args)
+    public static Task<JsonElement> RunAsync(string script, params string[] args) => RunAsync(script, args, null);
+
+    /// <summary>Runs the script; <paramref name="onLine"/> sees each stdout line as it comes (for scripts that
+    /// ask the test to act mid-run, e.g. restart the server).</summary>
+    public static async Task<JsonElement> RunAsync(string script, string[] args, Func<string, Task>? onLine)
     {
         if (!Directory.Exists(Path.Combine(InteropDirectory, "node_modules")))
         {
@@ -38,7 +43,7 @@ public static class NodeInterop
             start.ArgumentList.Add(arg);
         }
         using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stdout = ReadLinesAsync(process.StandardOutput, onLine);
         var stderr = process.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         try
@@ -55,5 +60,19 @@ public static class NodeInterop
         Assert.True(process.ExitCode == 0, $"node {script} {string.Join(' ', args)} failed ({process.ExitCode}):\n{errors}\n{output}");
         var last = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
         return JsonDocument.Parse(last).RootElement;
+    }
+
+    private static async Task<string> ReadLinesAsync(StreamReader reader, Func<string, Task>? onLine)
+    {
+        var all = new System.Text.StringBuilder();
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            all.Append(line).Append('\n');
+            if (onLine is not null)
+            {
+                await onLine(line);
+            }
+        }
+        return all.ToString();
     }
 }
