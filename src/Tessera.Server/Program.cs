@@ -1,18 +1,27 @@
-using Tessera.EngineIO;
+using Tessera.SocketIO;
 
-// Tessera's runnable server. For now it hosts the Engine.IO layer (an echo endpoint at /engine.io/);
-// Socket.IO, authentication and the demo page land on top of it in the next issues.
+// Tessera's runnable server. For now it serves Socket.IO at /socket.io/ with an "echo" event;
+// authentication, accounts and the demo chat page land on top of it in the next issues.
 var builder = WebApplication.CreateSlimBuilder(args);
 if (string.IsNullOrEmpty(builder.Configuration["urls"]))
 {
     builder.WebHost.UseUrls("http://localhost:3000");
 }
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
+builder.Services.AddSocketIO();
 var app = builder.Build();
 
-app.MapEngineIO("/engine.io", new EchoHandler());
+var io = app.Services.GetRequiredService<SocketIOServer>();
+io.OnConnection(socket => socket.On("echo", e =>
+{
+    if (!e.Ack(e.Args))
+    {
+        e.Socket.Emit("echo", e.Args);
+    }
+}));
+app.MapSocketIO();
 app.MapGet("/healthz", () => Results.Text("ok"));
-app.MapGet("/", () => Results.Text("Tessera is running. Engine.IO endpoint: /engine.io/\n"));
+app.MapGet("/", () => Results.Text("Tessera is running. Socket.IO endpoint: /socket.io/\n"));
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
@@ -22,14 +31,3 @@ app.Lifetime.ApplicationStarted.Register(() =>
     }
 });
 app.Run();
-
-internal sealed class EchoHandler : EngineIOHandler
-{
-    public override ValueTask OnMessageAsync(EngineIOSocket socket, EngineIOMessage message)
-    {
-        socket.Send(message.IsBinary
-            ? EngineIOOutgoingMessage.Binary(message.Data.ToArray())
-            : EngineIOOutgoingMessage.Text(message.Data.Span));
-        return default;
-    }
-}
