@@ -357,17 +357,10 @@ public sealed class EngineIOSocket
         }
         lock (_lock)
         {
-            if (_state == SocketState.Closed)
+            var check = CheckPollingLocked(out var polling, polling => polling.HasPendingPoll);
+            if (check != PollStart.Parked)
             {
-                return PollStart.Closed;
-            }
-            if (_transport is not PollingTransport polling)
-            {
-                return PollStart.TransportMismatch;
-            }
-            if (polling.HasPendingPoll)
-            {
-                return PollStart.Overlap;
+                return check;
             }
             if (_buffer.Count > 0)
             {
@@ -383,7 +376,7 @@ public sealed class EngineIOSocket
                 return PollStart.Immediate;
             }
             parked = new PendingPoll();
-            polling.ParkLocked(parked);
+            polling!.ParkLocked(parked);
             return PollStart.Parked;
         }
     }
@@ -419,21 +412,28 @@ public sealed class EngineIOSocket
     {
         lock (_lock)
         {
-            if (_state == SocketState.Closed)
+            var check = CheckPollingLocked(out var polling, polling => polling.PostInFlight);
+            if (check == PollStart.Parked)
             {
-                return PollStart.Closed;
+                polling!.PostInFlight = true;
             }
-            if (_transport is not PollingTransport polling)
-            {
-                return PollStart.TransportMismatch;
-            }
-            if (polling.PostInFlight)
-            {
-                return PollStart.Overlap;
-            }
-            polling.PostInFlight = true;
-            return PollStart.Parked;
+            return check;
         }
+    }
+
+    /// <summary>Whether a polling request may proceed: Parked if so, else why not.</summary>
+    private PollStart CheckPollingLocked(out PollingTransport? polling, Func<PollingTransport, bool> busy)
+    {
+        polling = _transport as PollingTransport;
+        if (_state == SocketState.Closed)
+        {
+            return PollStart.Closed;
+        }
+        if (polling is null)
+        {
+            return PollStart.TransportMismatch;
+        }
+        return busy(polling) ? PollStart.Overlap : PollStart.Parked;
     }
 
     internal void EndPost()

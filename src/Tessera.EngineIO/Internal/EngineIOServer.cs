@@ -397,20 +397,11 @@ internal sealed partial class EngineIOServer
 
     private async Task HandlePollAsync(HttpContext context, EngineIOSocket socket)
     {
-        switch (socket.BeginPoll(out var parked, out var batch))
+        var start = socket.BeginPoll(out var parked, out var batch);
+        if (start is not (EngineIOSocket.PollStart.Parked or EngineIOSocket.PollStart.Immediate))
         {
-            case EngineIOSocket.PollStart.Closed:
-                await WriteErrorAsync(context, ErrorCode.SessionIdUnknown).ConfigureAwait(false);
-                return;
-            case EngineIOSocket.PollStart.TransportMismatch:
-                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
-                return;
-            case EngineIOSocket.PollStart.Overlap:
-                // Two GETs at once: Node closes the session (the first GET gets the close packet).
-                Log.Overlap(_logger, socket.Id, "GET");
-                socket.Terminate("transport error", Frame.Close);
-                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
-                return;
+            await RefusePollingAsync(context, socket, start, "GET").ConfigureAwait(false);
+            return;
         }
         if (parked is not null)
         {
@@ -442,6 +433,23 @@ internal sealed partial class EngineIOServer
         }
     }
 
+    /// <summary>A polling request the session cannot take: closed, upgraded, or overlapping another one.</summary>
+    private Task RefusePollingAsync(HttpContext context, EngineIOSocket socket, EngineIOSocket.PollStart start, string method)
+    {
+        switch (start)
+        {
+            case EngineIOSocket.PollStart.Closed:
+                return WriteErrorAsync(context, ErrorCode.SessionIdUnknown);
+            case EngineIOSocket.PollStart.Overlap:
+                // Two GETs (or POSTs) at once: Node closes the session; a parked GET gets the close packet.
+                Log.Overlap(_logger, socket.Id, method);
+                socket.Terminate("transport error", Frame.Close);
+                return WriteErrorAsync(context, ErrorCode.BadRequest);
+            default:
+                return WriteErrorAsync(context, ErrorCode.BadRequest);
+        }
+    }
+
     private Task WritePollResponseAsync(HttpContext context, Frame single) =>
         WritePollResponseAsync(context, new List<Frame>(1) { single });
 
@@ -460,19 +468,11 @@ internal sealed partial class EngineIOServer
 
     private async Task HandlePostAsync(HttpContext context, EngineIOSocket socket)
     {
-        switch (socket.BeginPost())
+        var start = socket.BeginPost();
+        if (start != EngineIOSocket.PollStart.Parked)
         {
-            case EngineIOSocket.PollStart.Closed:
-                await WriteErrorAsync(context, ErrorCode.SessionIdUnknown).ConfigureAwait(false);
-                return;
-            case EngineIOSocket.PollStart.TransportMismatch:
-                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
-                return;
-            case EngineIOSocket.PollStart.Overlap:
-                Log.Overlap(_logger, socket.Id, "POST");
-                socket.Terminate("transport error", Frame.Close);
-                await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
-                return;
+            await RefusePollingAsync(context, socket, start, "POST").ConfigureAwait(false);
+            return;
         }
         byte[]? body = null;
         var result = EngineIOSocket.PayloadResult.Ok;
