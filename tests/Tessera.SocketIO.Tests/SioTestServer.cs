@@ -35,7 +35,7 @@ public sealed class SioTestServer : IAsyncDisposable
     public int Port => new Uri(BaseUrl).Port;
     public LogCapture Logs { get; }
 
-    public static async Task<SioTestServer> StartAsync(int port = 0, Action<SocketIOOptions>? configure = null)
+    public static async Task<SioTestServer> StartAsync(int port = 0, Action<SocketIOOptions>? configure = null, Action<SocketIOServer>? setup = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
@@ -64,6 +64,7 @@ public sealed class SioTestServer : IAsyncDisposable
             }
             throw new SocketIOConnectException("not authorized", new { code = "nope", retryable = false });
         });
+        setup?.Invoke(io);
         app.MapSocketIO();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -1,0 +1,157 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Tessera.SocketIO.Tests;
+
+/// <summary>Server-side API: what application code calls, observed by raw clients.</summary>
+public class ApiTests
+{
+    private static async Task<(RawClient Client, string Sid)> JoinAsync(SioTestServer server, string packet = "40")
+    {
+        var client = await server.ConnectRawAsync();
+        var reply = await client.ConnectNamespaceAsync(packet);
+        var sid = JsonDocument.Parse(reply[(reply.IndexOf('{'))..]).RootElement.GetProperty("sid").GetString()!;
+        return (client, sid);
+    }
+
+    [Fact]
+    public async Task Dynamic_namespaces_match_by_regex_and_share_the_parents_handlers()
+    {
+        await using var server = await SioTestServer.StartAsync(setup: io =>
+            io.Of(new Regex("^/team-\\d+$")).OnConnection(socket => socket.Emit("welcome", socket.Namespace.Name)));
+        var (client, _) = await JoinAsync(server, "40/team-42,");
+        using (client)
+        {
+            Assert.Equal("42/team-42,[\"welcome\",\"/team-42\"]", await client.NextTextAsync());
+            await client.SendAsync("40/team-x,");
+            Assert.Equal("44/team-x,{\"message\":\"Invalid namespace\"}", await client.NextTextAsync());
+        }
+    }
+
+    [Fact]
+    public async Task Packet_middleware_can_drop_events_and_on_any_sees_the_rest()
+    {
+        await using var server = await SioTestServer.StartAsync(setup: io => io.Of("/guarded").OnConnection(socket =>
+        {
+            socket.Use((e, next) => e.Name == "forbidden" ? ValueTask.CompletedTask : next());
+            socket.OnAny(e =>
+            {
+                e.Socket.Emit("seen", e.Name);
+                return ValueTask.CompletedTask;
+            });
+        }));
+        var (client, _) = await JoinAsync(server, "40/guarded,");
+        using (client)
+        {
+            await client.SendAsync("42/guarded,[\"forbidden\"]");
+            await client.SendAsync("42/guarded,[\"allowed\"]");
+            Assert.Equal("42/guarded,[\"seen\",\"allowed\"]", await client.NextTextAsync());
+        }
+    }
+
+    [Fact]
+    public async Task Fetch_sockets_join_leave_and_disconnect_act_on_the_selected_sockets()
+    {
+        await using var server = await SioTestServer.StartAsync();
+        var (a, sidA) = await JoinAsync(server);
+        var (b, sidB) = await JoinAsync(server);
+        using (a)
+        using (b)
+        {
+            await a.SendAsync("421[\"join\",\"blue\"]");
+            Assert.Equal("431[true]", await a.NextTextAsync());
+
+            var blue = await server.Io.In("blue").FetchSocketsAsync();
+            Assert.Equal([sidA], blue.Select(s => s.Id));
+            Assert.Contains("blue", blue[0].Rooms);
+            Assert.Equal(2, (await server.Io.FetchSocketsAsync()).Count);
+
+            await server.Io.In(sidB).SocketsJoinAsync("blue");
+            Assert.Equal(2, (await server.Io.In("blue").FetchSocketsAsync()).Count);
+            server.Io.To("blue").Emit("hello", 1);
+            Assert.Equal("42[\"hello\",1]", await a.NextTextAsync());
+            Assert.Equal("42[\"hello\",1]", await b.NextTextAsync());
+
+            await server.Io.In("blue").Except(sidA).SocketsLeaveAsync("blue");
+            Assert.Equal([sidA], (await server.Io.In("blue").FetchSocketsAsync()).Select(s => s.Id));
+
+            await server.Io.In(sidB).DisconnectSocketsAsync();
+            Assert.Equal("41", await b.NextTextAsync());
+            Assert.Equal([sidA], (await server.Io.FetchSocketsAsync()).Select(s => s.Id));
+        }
+    }
+
+    [Fact]
+    public async Task Broadcast_with_acks_collects_one_response_per_client()
+    {
+        await using var server = await SioTestServer.StartAsync();
+        var (a, _) = await JoinAsync(server);
+        var (b, _) = await JoinAsync(server);
+        using (a)
+        using (b)
+        {
+            var pending = server.Io.Timeout(TimeSpan.FromSeconds(5)).EmitWithAckAsync("poll", "q");
+            foreach (var (client, answer) in new[] { (a, "yes"), (b, "no") })
+            {
+                var question = await client.NextTextAsync();
+                var id = question[2..question.IndexOf('[')];
+                Assert.Equal("[\"poll\",\"q\"]", question[(2 + id.Length)..]);
+                await client.SendAsync($"43{id}[\"{answer}\"]");
+            }
+            var responses = await pending;
+            Assert.Equal(["no", "yes"], responses.Select(r => r.Get<string>(0)).Order());
+        }
+    }
+
+    [Fact]
+    public async Task Broadcast_with_acks_times_out_with_the_responses_received()
+    {
+        await using var server = await SioTestServer.StartAsync();
+        var (a, _) = await JoinAsync(server);
+        var (b, _) = await JoinAsync(server);
+        using (a)
+        using (b)
+        {
+            var pending = server.Io.Timeout(TimeSpan.FromMilliseconds(300)).EmitWithAckAsync("poll");
+            var question = await a.NextTextAsync();
+            await a.SendAsync($"43{question[2..question.IndexOf('[')]}[1]");
+            await b.NextTextAsync();
+            var error = await Assert.ThrowsAsync<SocketIOAckTimeoutException>(() => pending);
+            Assert.Equal(2, error.Expected);
+            Assert.Single(error.Responses);
+        }
+    }
+
+    [Fact]
+    public async Task Server_disconnect_sends_disconnect_and_runs_disconnect_handlers_with_reasons()
+    {
+        var reasons = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        await using var server = await SioTestServer.StartAsync(setup: io => io.Of("/bye").OnConnection(socket =>
+        {
+            socket.OnDisconnect(reason => reasons.Writer.WriteAsync(reason));
+            socket.On("kick", e => e.Socket.Disconnect());
+        }));
+        var (client, _) = await JoinAsync(server, "40/bye,");
+        using (client)
+        {
+            await client.SendAsync("42/bye,[\"kick\"]");
+            Assert.Equal("41/bye,", await client.NextTextAsync());
+            Assert.Equal(DisconnectReason.ServerNamespaceDisconnect, await reasons.Reader.ReadAsync());
+
+            await client.ConnectNamespaceAsync("40/bye,");
+            await client.SendAsync("41/bye,");
+            Assert.Equal(DisconnectReason.ClientNamespaceDisconnect, await reasons.Reader.ReadAsync());
+
+            await client.ConnectNamespaceAsync("40/bye,");
+            client.WebSocket.Abort();
+            Assert.Equal(DisconnectReason.TransportClose, await reasons.Reader.ReadAsync());
+        }
+    }
+
+    [Fact]
+    public void Reserved_event_names_cannot_be_emitted()
+    {
+        var io = new SocketIOServer(Microsoft.Extensions.Options.Options.Create(new SocketIOOptions()));
+        Assert.Throws<ArgumentException>(() => io.Emit("disconnect"));
+    }
+}
