@@ -128,7 +128,7 @@ public sealed class SocketIONamespace
     /// <summary>A dynamic namespace's child starts with a copy of the parent's middleware and handlers, as in Node.</summary>
     internal SocketIONamespace CreateChild(string name)
     {
-        var child = new SocketIONamespace(Server, name);
+        var child = Server.Configure(new SocketIONamespace(Server, name));
         lock (_middlewares)
         {
             child._middlewares.AddRange(_middlewares);

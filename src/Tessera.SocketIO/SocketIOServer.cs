@@ -14,11 +14,13 @@ public sealed partial class SocketIOServer
 {
     private readonly ConcurrentDictionary<string, SocketIONamespace> _namespaces = new(StringComparer.Ordinal);
     private readonly List<SocketIONamespace> _parents = [];
+    private readonly ISocketIONamespaceConfigurator[] _configurators;
     private int _clients;
 
-    public SocketIOServer(IOptions<SocketIOOptions> options, ILogger<SocketIOServer>? logger = null)
+    public SocketIOServer(IOptions<SocketIOOptions> options, ILogger<SocketIOServer>? logger = null, IEnumerable<ISocketIONamespaceConfigurator>? configurators = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _configurators = configurators?.ToArray() ?? [];
         Options = options.Value;
         Options.Validate();
         Logger = (ILogger?)logger ?? NullLogger.Instance;
@@ -48,7 +50,16 @@ public sealed partial class SocketIOServer
         {
             name = "/" + name;
         }
-        return _namespaces.GetOrAdd(name, static (n, server) => new SocketIONamespace(server, n), this);
+        return _namespaces.GetOrAdd(name, static (n, server) => server.Configure(new SocketIONamespace(server, n)), this);
+    }
+
+    internal SocketIONamespace Configure(SocketIONamespace ns)
+    {
+        foreach (var configurator in _configurators)
+        {
+            configurator.Configure(ns);
+        }
+        return ns;
     }
 
     /// <summary>

@@ -1,0 +1,278 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Tessera.Auth;
+
+/// <summary>Machine-readable refusal codes, as clients receive them in <c>data.code</c>.</summary>
+public static class AuthErrorCodes
+{
+    public const string TokenMissing = "token_missing";
+    public const string TokenInvalid = "token_invalid";
+    public const string TokenExpired = "token_expired";
+    public const string TokenRevoked = "token_revoked";
+    public const string SubMismatch = "sub_mismatch";
+    public const string Forbidden = "forbidden";
+
+    /// <summary>The refusal message of each code (shared/CONTRACT.md §3).</summary>
+    public static string Message(string code) => code switch
+    {
+        TokenMissing => "Authentication error: Token missing",
+        TokenExpired => "Authentication error: Token expired",
+        TokenRevoked => "Authentication error: Token revoked",
+        Forbidden => "Forbidden",
+        _ => "Authentication error: Invalid token",
+    };
+
+    /// <summary>Whether the client can succeed by retrying with another token (an expired one can be refreshed).</summary>
+    public static bool IsRetryable(string code) => code is TokenExpired;
+}
+
+/// <summary>Decides whether a valid token's session has been revoked (logout, theft detection …).</summary>
+public interface IAccessTokenRevocation
+{
+    ValueTask<bool> IsRevokedAsync(ClaimsPrincipal user, CancellationToken cancellationToken = default);
+}
+
+public readonly record struct AccessTokenValidationResult(ClaimsPrincipal? Principal, DateTimeOffset ExpiresAt, string? ErrorCode)
+{
+    public bool IsValid => ErrorCode is null;
+
+    public string? Subject => Principal?.FindFirst("sub")?.Value;
+
+    internal static AccessTokenValidationResult Fail(string code) => new(null, default, code);
+}
+
+/// <summary>
+/// Verifies access tokens with Microsoft.IdentityModel: algorithms pinned to each key's type, exp required,
+/// typ checked, kid only choosing among configured keys. Tokens verified once are remembered until they expire.
+/// </summary>
+public sealed partial class AccessTokenValidator
+{
+    private static readonly string[] HmacAlgorithms = [SecurityAlgorithms.HmacSha256, SecurityAlgorithms.HmacSha384, SecurityAlgorithms.HmacSha512];
+    private static readonly string[] RsaAlgorithms =
+    [
+        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
+        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
+    ];
+    private static readonly string[] EcdsaAlgorithms = [SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512];
+
+    private readonly JwtAuthenticationOptions _options;
+    private readonly ILogger _logger;
+    private readonly IAccessTokenRevocation? _revocation;
+    private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
+    private readonly TokenValidationParameters _parameters;
+    private readonly ConfigurationManager<OpenIdConnectConfiguration>? _metadata;
+    private readonly ConcurrentDictionary<string, AccessTokenValidationResult> _cache = new(StringComparer.Ordinal);
+    private volatile IList<SecurityKey> _metadataKeys = [];
+    private long _verifications;
+    private volatile string? _metadataIssuer;
+
+    public AccessTokenValidator(IOptions<JwtAuthenticationOptions> options, ILogger<AccessTokenValidator>? logger = null, IAccessTokenRevocation? revocation = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
+        _options.Validate();
+        _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _revocation = revocation;
+        var metadataAddress = _options.MetadataAddress
+            ?? (_options.Authority is { } authority ? authority.TrimEnd('/') + "/.well-known/openid-configuration" : null);
+        if (metadataAddress is not null)
+        {
+            _metadata = new ConfigurationManager<OpenIdConnectConfiguration>(
+                metadataAddress,
+                new OpenIdConnectConfigurationRetriever(),
+                new HttpDocumentRetriever { RequireHttps = _options.RequireHttpsMetadata })
+            {
+                RefreshInterval = _options.MetadataRefreshInterval,
+                AutomaticRefreshInterval = TimeSpan.FromHours(12),
+            };
+        }
+        _parameters = new TokenValidationParameters
+        {
+            ValidateIssuer = _options.Issuer is not null || _metadata is not null,
+            IssuerValidator = ValidateIssuer,
+            ValidateAudience = _options.Audience is not null,
+            ValidAudience = _options.Audience,
+            ValidateLifetime = true,
+            RequireExpirationTime = _options.RequireExpirationTime,
+            RequireSignedTokens = true,
+            ClockSkew = _options.ClockSkew,
+            ValidTypes = _options.ValidTokenTypes.ToArray(),
+            ValidAlgorithms = [.. HmacAlgorithms, .. RsaAlgorithms, .. EcdsaAlgorithms],
+            IssuerSigningKeyResolver = ResolveKeys,
+            NameClaimType = "name",
+            RoleClaimType = "role",
+            ValidateIssuerSigningKey = false,
+            SaveSigninToken = false,
+        };
+    }
+
+    /// <summary>
+    /// Verifies a token. Returns the user and expiry, or a refusal code (<see cref="AuthErrorCodes"/>).
+    /// Never throws for a bad token and never logs it.
+    /// </summary>
+    public async ValueTask<AccessTokenValidationResult> ValidateAsync(string token, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            return AccessTokenValidationResult.Fail(AuthErrorCodes.TokenMissing);
+        }
+        if (token.Length > _options.MaxTokenLength)
+        {
+            // Refused unread: no parsing work for an attacker's megabyte.
+            return AccessTokenValidationResult.Fail(AuthErrorCodes.TokenInvalid);
+        }
+        var result = _cache.TryGetValue(token, out var cached) ? cached : await VerifyAsync(token, cancellationToken).ConfigureAwait(false);
+        if (!result.IsValid)
+        {
+            return result;
+        }
+        if (DateTimeOffset.UtcNow > result.ExpiresAt + _options.ClockSkew)
+        {
+            _cache.TryRemove(token, out _);
+            return AccessTokenValidationResult.Fail(AuthErrorCodes.TokenExpired);
+        }
+        if (_revocation is not null && await _revocation.IsRevokedAsync(result.Principal!, cancellationToken).ConfigureAwait(false))
+        {
+            return AccessTokenValidationResult.Fail(AuthErrorCodes.TokenRevoked);
+        }
+        return result;
+    }
+
+    /// <summary>Full verifications done (cache hits excluded): what a reconnect storm must not multiply.</summary>
+    public long Verifications => Interlocked.Read(ref _verifications);
+
+    private async ValueTask<AccessTokenValidationResult> VerifyAsync(string token, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _verifications);
+        if (_metadata is not null)
+        {
+            await LoadMetadataAsync(refresh: false, cancellationToken).ConfigureAwait(false);
+        }
+        var validation = await _handler.ValidateTokenAsync(token, _parameters).ConfigureAwait(false);
+        if (!validation.IsValid && _metadata is not null && validation.Exception is SecurityTokenSignatureKeyNotFoundException)
+        {
+            // An unknown kid may mean the issuer rotated its keys: refetch (at most once per refresh interval).
+            await LoadMetadataAsync(refresh: true, cancellationToken).ConfigureAwait(false);
+            validation = await _handler.ValidateTokenAsync(token, _parameters).ConfigureAwait(false);
+        }
+        if (!validation.IsValid)
+        {
+            var code = validation.Exception is SecurityTokenExpiredException ? AuthErrorCodes.TokenExpired : AuthErrorCodes.TokenInvalid;
+            Log.TokenRefused(_logger, code, validation.Exception?.GetType().Name ?? "unknown");
+            return AccessTokenValidationResult.Fail(code);
+        }
+        var jwt = (JsonWebToken)validation.SecurityToken;
+        var expires = jwt.TryGetPayloadValue<long>("exp", out var exp) ? DateTimeOffset.FromUnixTimeSeconds(exp) : DateTimeOffset.MaxValue - _options.ClockSkew;
+        var result = new AccessTokenValidationResult(new ClaimsPrincipal(validation.ClaimsIdentity), expires, null);
+        if (_cache.Count >= _options.CacheSize)
+        {
+            // Crude but bounded: a full cache starts over rather than growing.
+            _cache.Clear();
+        }
+        _cache[token] = result;
+        return result;
+    }
+
+    private async Task LoadMetadataAsync(bool refresh, CancellationToken cancellationToken)
+    {
+        if (refresh)
+        {
+            _metadata!.RequestRefresh();
+        }
+        try
+        {
+            var configuration = await _metadata!.GetConfigurationAsync(cancellationToken).ConfigureAwait(false);
+            _metadataKeys = configuration.SigningKeys.ToList();
+            _metadataIssuer = configuration.Issuer;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or HttpRequestException)
+        {
+            Log.MetadataUnavailable(_logger, ex);
+        }
+    }
+
+    private string ValidateIssuer(string issuer, SecurityToken token, TokenValidationParameters parameters)
+    {
+        var expected = _options.Issuer ?? _metadataIssuer;
+        if (expected is not null && string.Equals(issuer, expected, StringComparison.Ordinal))
+        {
+            return issuer;
+        }
+        throw new SecurityTokenInvalidIssuerException("The token's issuer is not the configured one.");
+    }
+
+    /// <summary>
+    /// Only keys whose type matches the token's algorithm family, so an RSA public key can never serve as an
+    /// HMAC secret; a kid only selects among configured keys (jku, x5u and embedded jwk are never fetched or used).
+    /// </summary>
+    private IEnumerable<SecurityKey> ResolveKeys(string token, SecurityToken securityToken, string kid, TokenValidationParameters parameters)
+    {
+        var alg = (securityToken as JsonWebToken)?.Alg ?? string.Empty;
+        var matches = new List<SecurityKey>(2);
+        AddMatching(_options.SigningKeys, alg, kid, matches);
+        AddMatching(_metadataKeys, alg, kid, matches);
+        return matches;
+    }
+
+    private static void AddMatching(IList<SecurityKey> keys, string alg, string kid, List<SecurityKey> matches)
+    {
+        foreach (var key in keys)
+        {
+            if (!string.IsNullOrEmpty(kid) && !string.IsNullOrEmpty(key.KeyId) && !string.Equals(kid, key.KeyId, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            if (!string.IsNullOrEmpty(kid) && string.IsNullOrEmpty(key.KeyId) && key is JsonWebKey)
+            {
+                continue;
+            }
+            if (Family(key) == FamilyOf(alg))
+            {
+                matches.Add(key);
+            }
+        }
+    }
+
+    private enum KeyFamily
+    {
+        None,
+        Hmac,
+        Rsa,
+        Ecdsa,
+    }
+
+    private static KeyFamily FamilyOf(string alg) =>
+        Array.IndexOf(HmacAlgorithms, alg) >= 0 ? KeyFamily.Hmac
+        : Array.IndexOf(RsaAlgorithms, alg) >= 0 ? KeyFamily.Rsa
+        : Array.IndexOf(EcdsaAlgorithms, alg) >= 0 ? KeyFamily.Ecdsa
+        : KeyFamily.None;
+
+    private static KeyFamily Family(SecurityKey key) => key switch
+    {
+        SymmetricSecurityKey => KeyFamily.Hmac,
+        RsaSecurityKey => KeyFamily.Rsa,
+        ECDsaSecurityKey => KeyFamily.Ecdsa,
+        JsonWebKey { Kty: "RSA" } => KeyFamily.Rsa,
+        JsonWebKey { Kty: "EC" } => KeyFamily.Ecdsa,
+        JsonWebKey { Kty: "oct" } => KeyFamily.Hmac,
+        X509SecurityKey => KeyFamily.Rsa,
+        _ => KeyFamily.None,
+    };
+
+    private static partial class Log
+    {
+        // The token itself is never logged: only why it was refused.
+        [LoggerMessage(201, LogLevel.Debug, "Access token refused: {Code} ({Reason}).")]
+        public static partial void TokenRefused(ILogger logger, string code, string reason);
+
+        [LoggerMessage(202, LogLevel.Warning, "OpenID Connect metadata could not be fetched; using the keys already known.")]
+        public static partial void MetadataUnavailable(ILogger logger, Exception exception);
+    }
+}

@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using Microsoft.Extensions.Options;
+using Tessera.Auth.Internal;
+using Tessera.SocketIO;
+
+namespace Tessera.Auth;
+
+/// <summary>
+/// Every authenticated socket on this node, by login session (<c>sid</c> claim) and user (<c>sub</c>), with the
+/// deadlines of its token: <c>auth:expiring</c> before <c>exp</c>, <c>auth:expired</c> and a disconnect after it,
+/// unless the client refreshes in-band. Revocation (logout, theft detection) goes through here too.
+/// </summary>
+public sealed class AuthenticatedSockets : IDisposable
+{
+    public const string ExpiringEvent = "auth:expiring";
+    public const string ExpiredEvent = "auth:expired";
+    public const string RevokedEvent = "auth:revoked";
+    public const string RefreshEvent = "auth:refresh";
+
+    private readonly JwtAuthenticationOptions _options;
+    private readonly ExpiryScheduler _scheduler;
+    private readonly ConditionalWeakTable<SocketIOSocket, State> _states = new();
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<State, byte>> _bySession = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<State, byte>> _byUser = new(StringComparer.Ordinal);
+
+    public AuthenticatedSockets(IOptions<JwtAuthenticationOptions> options, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
+        _scheduler = new ExpiryScheduler(time);
+    }
+
+    /// <summary>Authenticated sockets connected to this node.</summary>
+    public int Count => _byUser.Values.Sum(set => set.Count);
+
+    /// <summary>When the socket's current token expires, if it is authenticated.</summary>
+    public DateTimeOffset? ExpiresAt(SocketIOSocket socket) =>
+        _states.TryGetValue(socket, out var state) ? DateTimeOffset.FromUnixTimeMilliseconds(Volatile.Read(ref state.ExpiresAtMs)) : null;
+
+    /// <summary>Sends <c>auth:revoked</c> to every socket of the login session and disconnects them. Returns how many.</summary>
+    public int RevokeSession(string sessionId) => Revoke(_bySession, sessionId);
+
+    /// <summary>Sends <c>auth:revoked</c> to every socket of the user and disconnects them. Returns how many.</summary>
+    public int RevokeUser(string subject) => Revoke(_byUser, subject);
+
+    private static int Revoke(ConcurrentDictionary<string, ConcurrentDictionary<State, byte>> index, string key)
+    {
+        if (!index.TryGetValue(key, out var set))
+        {
+            return 0;
+        }
+        var count = 0;
+        foreach (var state in set.Keys)
+        {
+            state.Socket.Emit(RevokedEvent, new { code = AuthErrorCodes.TokenRevoked });
+            state.Socket.Disconnect();
+            count++;
+        }
+        return count;
+    }
+
+    internal void Track(SocketIOSocket socket, AccessTokenValidationResult token)
+    {
+        var state = new State(socket, token.Subject ?? string.Empty, token.Principal?.FindFirst("sid")?.Value);
+        _states.AddOrUpdate(socket, state);
+        Add(_byUser, state.Subject, state);
+        if (state.SessionId is not null)
+        {
+            Add(_bySession, state.SessionId, state);
+        }
+        socket.OnDisconnect(_ =>
+        {
+            Untrack(state);
+            return ValueTask.CompletedTask;
+        });
+        Schedule(state, token.ExpiresAt);
+    }
+
+    private void Untrack(State state)
+    {
+        Interlocked.Increment(ref state.Version);
+        Remove(_byUser, state.Subject, state);
+        if (state.SessionId is not null)
+        {
+            Remove(_bySession, state.SessionId, state);
+        }
+    }
+
+    /// <summary>Handles <c>auth:refresh</c>: same user, new expiry; the socket keeps its id and rooms.</summary>
+    internal object Refresh(SocketIOSocket socket, AccessTokenValidationResult token)
+    {
+        if (!_states.TryGetValue(socket, out var state) || !socket.Connected)
+        {
+            return new { ok = false, code = AuthErrorCodes.TokenInvalid };
+        }
+        if (!token.IsValid)
+        {
+            return new { ok = false, code = token.ErrorCode };
+        }
+        if (!string.Equals(token.Subject, state.Subject, StringComparison.Ordinal))
+        {
+            return new { ok = false, code = AuthErrorCodes.SubMismatch };
+        }
+        socket.User = token.Principal!;
+        var sessionId = token.Principal!.FindFirst("sid")?.Value;
+        if (!string.Equals(sessionId, state.SessionId, StringComparison.Ordinal))
+        {
+            if (state.SessionId is not null)
+            {
+                Remove(_bySession, state.SessionId, state);
+            }
+            state.SessionId = sessionId;
+            if (sessionId is not null)
+            {
+                Add(_bySession, sessionId, state);
+            }
+        }
+        Schedule(state, token.ExpiresAt);
+        return new { ok = true, expiresAt = token.ExpiresAt.ToUnixTimeMilliseconds() };
+    }
+
+    private void Schedule(State state, DateTimeOffset expiresAt)
+    {
+        var version = Interlocked.Increment(ref state.Version);
+        var exp = expiresAt.ToUnixTimeMilliseconds();
+        Volatile.Write(ref state.ExpiresAtMs, exp);
+        var now = _scheduler.NowMs;
+        _scheduler.Schedule(Math.Max(now, exp - (long)_options.ExpiryWarning.TotalMilliseconds), version, v => Warn(state, v));
+        _scheduler.Schedule(exp + (long)_options.ClockSkew.TotalMilliseconds, version, v => Expire(state, v));
+    }
+
+    private static void Warn(State state, long version)
+    {
+        if (Volatile.Read(ref state.Version) == version && state.Socket.Connected)
+        {
+            state.Socket.Emit(ExpiringEvent, new { expiresAt = Volatile.Read(ref state.ExpiresAtMs) });
+        }
+    }
+
+    private static void Expire(State state, long version)
+    {
+        if (Volatile.Read(ref state.Version) == version && state.Socket.Connected)
+        {
+            state.Socket.Emit(ExpiredEvent, new { code = AuthErrorCodes.TokenExpired });
+            state.Socket.Disconnect();
+        }
+    }
+
+    private static void Add(ConcurrentDictionary<string, ConcurrentDictionary<State, byte>> index, string key, State state) =>
+        index.GetOrAdd(key, static _ => new ConcurrentDictionary<State, byte>())[state] = 0;
+
+    private static void Remove(ConcurrentDictionary<string, ConcurrentDictionary<State, byte>> index, string key, State state)
+    {
+        if (index.TryGetValue(key, out var set) && set.TryRemove(state, out _) && set.IsEmpty)
+        {
+            index.TryRemove(new KeyValuePair<string, ConcurrentDictionary<State, byte>>(key, set));
+        }
+    }
+
+    public void Dispose() => _scheduler.Dispose();
+
+    private sealed class State(SocketIOSocket socket, string subject, string? sessionId)
+    {
+        public readonly SocketIOSocket Socket = socket;
+        public readonly string Subject = subject;
+        public string? SessionId = sessionId;
+        public long Version;
+        public long ExpiresAtMs;
+    }
+}

@@ -1,0 +1,142 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Tessera.Auth;
+
+/// <summary>How Socket.IO handshakes are authenticated with JWTs. Secure defaults; see docs/authentication.md.</summary>
+public sealed class JwtAuthenticationOptions
+{
+    /// <summary>Required <c>iss</c>; null accepts any (with an OpenID Connect authority, its issuer is used).</summary>
+    public string? Issuer { get; set; }
+
+    /// <summary>Required <c>aud</c>; null accepts any.</summary>
+    public string? Audience { get; set; }
+
+    /// <summary>Tolerance on <c>exp</c> and <c>nbf</c>.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Accepted header <c>typ</c> values, so a refresh or ID token is never taken for an access token.</summary>
+    public IList<string> ValidTokenTypes { get; } = new List<string> { "at+jwt", "application/at+jwt" };
+
+    /// <summary>Whether tokens without <c>exp</c> are refused (they would never expire).</summary>
+    public bool RequireExpirationTime { get; set; } = true;
+
+    /// <summary>Tokens longer than this (bytes) are refused unread as invalid.</summary>
+    public int MaxTokenLength { get; set; } = 8 * 1024;
+
+    /// <summary>Verification keys: HMAC secrets and RSA / ECDSA public keys (several at once for rotation).</summary>
+    public IList<SecurityKey> SigningKeys { get; } = new List<SecurityKey>();
+
+    /// <summary>An OpenID Connect issuer (Keycloak, Auth0, Entra …): its discovery document gives the JWKS.</summary>
+    public string? Authority { get; set; }
+
+    /// <summary>The discovery document's address; defaults to Authority + "/.well-known/openid-configuration".</summary>
+    public string? MetadataAddress { get; set; }
+
+    /// <summary>Refuse plain-HTTP discovery documents (turn off only for loopback tests).</summary>
+    public bool RequireHttpsMetadata { get; set; } = true;
+
+    /// <summary>Least time between two JWKS refetches triggered by an unknown <c>kid</c>.</summary>
+    public TimeSpan MetadataRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Accept <c>?token=</c> in the handshake URL (never logged).</summary>
+    public bool AllowQueryToken { get; set; } = true;
+
+    /// <summary>Name of the cookie holding an access token (for browsers using httpOnly cookies).</summary>
+    public string CookieName { get; set; } = "access_token";
+
+    /// <summary>How long before <c>exp</c> a connected socket is sent <c>auth:expiring</c>.</summary>
+    public TimeSpan ExpiryWarning { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Namespaces that require a token; null means every namespace. Others stay anonymous
+    /// (their sockets have an empty <c>User</c>).
+    /// </summary>
+    public ISet<string>? Namespaces { get; set; }
+
+    /// <summary>How many verified tokens are remembered so a reconnect storm does not verify each twice.</summary>
+    public int CacheSize { get; set; } = 10_000;
+
+    /// <summary>Adds an HMAC secret (HS256/384/512): its UTF-8 bytes, or raw bytes after a <c>base64:</c> prefix.</summary>
+    public JwtAuthenticationOptions AddHmacSecret(string secret, string? keyId = null)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        var bytes = secret.StartsWith("base64:", StringComparison.Ordinal)
+            ? Convert.FromBase64String(secret["base64:".Length..])
+            : Encoding.UTF8.GetBytes(secret);
+        return AddHmacSecret(bytes, keyId);
+    }
+
+    public JwtAuthenticationOptions AddHmacSecret(byte[] secret, string? keyId = null)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        if (secret.Length < 32)
+        {
+            throw new InvalidOperationException(
+                $"The JWT signing secret is {secret.Length} bytes; HS256 needs at least 32 bytes (256 bits). Use a longer secret.");
+        }
+        SigningKeys.Add(new SymmetricSecurityKey(secret) { KeyId = keyId });
+        return this;
+    }
+
+    /// <summary>Adds an RSA or ECDSA public key from PEM text ("-----BEGIN PUBLIC KEY-----" …).</summary>
+    public JwtAuthenticationOptions AddPublicKeyPem(string pem, string? keyId = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(pem);
+        SigningKeys.Add(PemKeys.Parse(pem, keyId));
+        return this;
+    }
+
+    public JwtAuthenticationOptions AddPublicKeyFile(string path, string? keyId = null) =>
+        AddPublicKeyPem(File.ReadAllText(path), keyId ?? Path.GetFileNameWithoutExtension(path));
+
+    internal void Validate()
+    {
+        if (SigningKeys.Count == 0 && Authority is null && MetadataAddress is null)
+        {
+            throw new InvalidOperationException("JWT authentication needs a signing key (AddHmacSecret, AddPublicKeyPem) or an OpenID Connect Authority.");
+        }
+        foreach (var key in SigningKeys)
+        {
+            if (key is SymmetricSecurityKey symmetric && symmetric.Key.Length < 32)
+            {
+                throw new InvalidOperationException($"The JWT signing secret is {symmetric.Key.Length} bytes; HS256 needs at least 32 bytes.");
+            }
+        }
+        if (MaxTokenLength <= 0 || ClockSkew < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException("JwtAuthenticationOptions: MaxTokenLength must be positive and ClockSkew not negative.");
+        }
+    }
+}
+
+internal static class PemKeys
+{
+    public static SecurityKey Parse(string pem, string? keyId)
+    {
+        // Try RSA first, then ECDSA: the PEM label does not say which for SubjectPublicKeyInfo.
+        try
+        {
+            var rsa = RSA.Create();
+            rsa.ImportFromPem(pem);
+            return new RsaSecurityKey(rsa) { KeyId = keyId };
+        }
+        catch (CryptographicException)
+        {
+        }
+        catch (ArgumentException)
+        {
+        }
+        try
+        {
+            var ecdsa = ECDsa.Create();
+            ecdsa.ImportFromPem(pem);
+            return new ECDsaSecurityKey(ecdsa) { KeyId = keyId };
+        }
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
+        {
+            throw new InvalidOperationException("The PEM text is neither an RSA nor an ECDSA public key.", ex);
+        }
+    }
+}
