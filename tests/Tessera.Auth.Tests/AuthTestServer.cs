@@ -43,7 +43,7 @@ public sealed class AuthTestServer : IAsyncDisposable
 
     public int Connections;
 
-    public static async Task<AuthTestServer> StartAsync(Action<JwtAuthenticationOptions>? configure = null)
+    public static async Task<AuthTestServer> StartAsync(Action<JwtAuthenticationOptions>? configure = null, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
@@ -64,6 +64,7 @@ public sealed class AuthTestServer : IAsyncDisposable
             o.Namespaces = new HashSet<string> { "/", "/admin" };
             configure?.Invoke(o);
         });
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         AuthTestServer? server = null;
         var io = app.Services.GetRequiredService<SocketIOServer>();

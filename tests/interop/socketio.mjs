@@ -163,10 +163,14 @@ function describeError(err) {
 // ---------------------------------------------------------------------------------------------
 // Waiting helpers
 
+// `what` may be a function, evaluated when the time is up (for state gathered while waiting).
 function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new ScenarioError(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    timer = setTimeout(() => {
+      const description = typeof what === "function" ? what() : what;
+      reject(new ScenarioError(`timed out after ${ms} ms waiting for ${description}`));
+    }, ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -253,7 +257,7 @@ function openSocket(nsp, options = {}) {
   return socket;
 }
 
-// Resolves on 'connect'; a connect_error (or a disconnect) before that is a failure.
+// Resolves on 'connect'; a connect_error before that is a failure.
 function waitConnected(socket, what) {
   if (socket.connected) return Promise.resolve();
   const connected = new Promise((resolve, reject) => {
@@ -631,6 +635,7 @@ async function middlewareScenario() {
     return result.err;
   });
   summary.refusal = { message: err.message, data: err.data ?? null };
+  if (err.type === "TransportError") fail(`could not reach the server: ${describeError(err)}`);
   if (err.message !== "not authorized") fail(`connect_error message: expected "not authorized", received ${describeError(err)}`);
   assertEqual({ code: "nope", retryable: false }, err.data, "connect_error data");
   if (bad.connected || bad.id !== undefined) fail(`the refused socket reports connected=${bad.connected}, id=${bad.id}`);
@@ -664,7 +669,8 @@ async function reconnectScenario() {
     attempts = n;
   });
   socket.io.on("reconnect_error", (e) => {
-    if (reconnectErrors.length < 5) reconnectErrors.push(describeError(e));
+    reconnectErrors.push(describeError(e));
+    if (reconnectErrors.length > 3) reconnectErrors.shift();
   });
   const disconnected = new Promise((resolve) => socket.once("disconnect", (reason) => resolve({ reason, at: Date.now() })));
 
@@ -685,7 +691,11 @@ async function reconnectScenario() {
 
   const reconnected = new Promise((resolve) => socket.once("connect", () => resolve(Date.now())));
   const connectedAt = await step("reconnect", () =>
-    withTimeout(reconnected, remainingMs(), `automatic reconnection (attempts so far: ${attempts}; errors: ${reconnectErrors.join(" | ")})`),
+    withTimeout(
+      reconnected,
+      remainingMs(),
+      () => `automatic reconnection (${attempts} attempt(s); last errors: ${reconnectErrors.join(" | ") || "none"})`,
+    ),
   );
   summary.downtimeMs = connectedAt - at;
   summary.reconnectAttempts = attempts;
