@@ -67,7 +67,11 @@ public sealed partial class AccessTokenValidator
     private readonly IAccessTokenRevocation? _revocation;
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
     private readonly TokenValidationParameters _parameters;
-    private readonly ConfigurationManager<OpenIdConnectConfiguration>? _metadata;
+    private readonly string? _metadataAddress;
+    private readonly HttpDocumentRetriever? _documents;
+    private readonly SemaphoreSlim _metadataLock = new(1, 1);
+    private long _metadataFetchedAt = long.MinValue;
+    private long _lastKidRefetchAt = long.MinValue;
     private readonly ConcurrentDictionary<string, AccessTokenValidationResult> _cache = new(StringComparer.Ordinal);
     private volatile IList<SecurityKey> _metadataKeys = [];
     private long _verifications;
@@ -84,18 +88,12 @@ public sealed partial class AccessTokenValidator
             ?? (_options.Authority is { } authority ? authority.TrimEnd('/') + "/.well-known/openid-configuration" : null);
         if (metadataAddress is not null)
         {
-            _metadata = new ConfigurationManager<OpenIdConnectConfiguration>(
-                metadataAddress,
-                new OpenIdConnectConfigurationRetriever(),
-                new HttpDocumentRetriever { RequireHttps = _options.RequireHttpsMetadata })
-            {
-                RefreshInterval = _options.MetadataRefreshInterval,
-                AutomaticRefreshInterval = TimeSpan.FromHours(12),
-            };
+            _metadataAddress = metadataAddress;
+            _documents = new HttpDocumentRetriever { RequireHttps = _options.RequireHttpsMetadata };
         }
         _parameters = new TokenValidationParameters
         {
-            ValidateIssuer = _options.Issuer is not null || _metadata is not null,
+            ValidateIssuer = _options.Issuer is not null || _metadataAddress is not null,
             IssuerValidator = ValidateIssuer,
             ValidateAudience = _options.Audience is not null,
             ValidAudience = _options.Audience,
@@ -151,12 +149,12 @@ public sealed partial class AccessTokenValidator
     private async ValueTask<AccessTokenValidationResult> VerifyAsync(string token, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _verifications);
-        if (_metadata is not null)
+        if (_metadataAddress is not null)
         {
             await LoadMetadataAsync(refresh: false, cancellationToken).ConfigureAwait(false);
         }
         var validation = await _handler.ValidateTokenAsync(token, _parameters).ConfigureAwait(false);
-        if (!validation.IsValid && _metadata is not null && validation.Exception is SecurityTokenSignatureKeyNotFoundException)
+        if (!validation.IsValid && _metadataAddress is not null && validation.Exception is SecurityTokenSignatureKeyNotFoundException)
         {
             // An unknown kid may mean the issuer rotated its keys: refetch (at most once per refresh interval).
             await LoadMetadataAsync(refresh: true, cancellationToken).ConfigureAwait(false);
@@ -180,22 +178,57 @@ public sealed partial class AccessTokenValidator
         return result;
     }
 
+    /// <summary>
+    /// Fetches the discovery document and JWKS: on first use, every 12 hours, and when a token names an unknown
+    /// kid — the latter at most once per <see cref="JwtAuthenticationOptions.MetadataRefreshInterval"/>, so
+    /// forged kids cannot make us hammer the issuer. Fetched inline (not in the background) so the token that
+    /// revealed a rotation is verified against the new keys.
+    /// </summary>
     private async Task LoadMetadataAsync(bool refresh, CancellationToken cancellationToken)
     {
-        if (refresh)
+        var now = Environment.TickCount64;
+        if (!NeedsFetch(refresh, now))
         {
-            _metadata!.RequestRefresh();
+            return;
         }
+        await _metadataLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var configuration = await _metadata!.GetConfigurationAsync(cancellationToken).ConfigureAwait(false);
+            now = Environment.TickCount64;
+            if (!NeedsFetch(refresh, now))
+            {
+                return;
+            }
+            if (refresh)
+            {
+                _lastKidRefetchAt = now;
+            }
+            var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(_metadataAddress!, _documents!, cancellationToken).ConfigureAwait(false);
             _metadataKeys = configuration.SigningKeys.ToList();
             _metadataIssuer = configuration.Issuer;
+            _metadataFetchedAt = now;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or HttpRequestException)
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or HttpRequestException or ArgumentException)
         {
             Log.MetadataUnavailable(_logger, ex);
         }
+        finally
+        {
+            _metadataLock.Release();
+        }
+    }
+
+    private bool NeedsFetch(bool refresh, long now)
+    {
+        if (_metadataFetchedAt == long.MinValue)
+        {
+            return true;
+        }
+        if (refresh)
+        {
+            return _lastKidRefetchAt == long.MinValue || now - _lastKidRefetchAt >= (long)_options.MetadataRefreshInterval.TotalMilliseconds;
+        }
+        return now - _metadataFetchedAt >= (long)TimeSpan.FromHours(12).TotalMilliseconds;
     }
 
     private string ValidateIssuer(string issuer, SecurityToken token, TokenValidationParameters parameters)

@@ -50,6 +50,9 @@ public sealed class SocketIOArgs
         }
     }
 
+    /// <summary>Argument <paramref name="index"/> with the packet's attachments, for relaying parts of it.</summary>
+    public SocketIOValue GetValue(int index) => new(this[index], Buffers, _options);
+
     /// <summary>Argument <paramref name="index"/> if it is a binary attachment, else null.</summary>
     public byte[]? GetBytes(int index) =>
         index < Count && BinaryContext.TryGetPlaceholder(this[index], Buffers.Count, out var num) ? Buffers[num] : null;

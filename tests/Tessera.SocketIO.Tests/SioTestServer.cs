@@ -94,30 +94,31 @@ public sealed class SioTestServer : IAsyncDisposable
             e.Socket.Leave(room!);
             e.Ack(true);
         });
-        socket.On<JsonElement>("to-room", (request, e) =>
+        socket.On("to-room", e =>
         {
-            var target = ns.To(request.GetProperty("room").GetString()!);
+            var request = e.Args.GetValue(0);
+            var target = ns.To(request.GetProperty("room").Element.GetString()!);
             if (request.TryGetProperty("except", out var except))
             {
-                target = target.Except(except.GetString()!);
+                target = target.Except(except.Element.GetString()!);
             }
-            request.TryGetProperty("data", out var data);
-            target.Emit(request.GetProperty("event").GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data);
+            target.Emit(request.GetProperty("event").Element.GetString()!, request.TryGetProperty("data", out var data) ? data : null);
             e.Ack(true);
         });
-        socket.On<JsonElement>("broadcast", (request, e) =>
+        socket.On("broadcast", e =>
         {
-            request.TryGetProperty("data", out var data);
-            e.Socket.Broadcast.Emit(request.GetProperty("event").GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data);
+            var request = e.Args.GetValue(0);
+            e.Socket.Broadcast.Emit(request.GetProperty("event").Element.GetString()!, request.TryGetProperty("data", out var data) ? data : null);
             e.Ack(true);
         });
-        socket.On<JsonElement>("ask", async (request, e) =>
+        socket.On("ask", async e =>
         {
-            var timeout = TimeSpan.FromMilliseconds(request.GetProperty("timeoutMs").GetInt32());
+            var request = e.Args.GetValue(0);
+            var timeout = TimeSpan.FromMilliseconds(request.GetProperty("timeoutMs").Element.GetInt32());
             try
             {
                 var answer = await e.Socket.EmitWithAckAsync("question", timeout, request.GetProperty("question"));
-                e.Ack(new { ok = true, answer = answer.Count > 0 ? answer[0] : default(JsonElement?) });
+                e.Ack(new { ok = true, answer = answer.Count > 0 ? answer.GetValue(0) : (object?)null });
             }
             catch (TimeoutException)
             {

@@ -85,6 +85,9 @@ internal static class PacketWriter
             case JsonElement element:
                 element.WriteTo(writer);
                 break;
+            case SocketIOValue relayed:
+                relayed.WriteTo(writer);
+                break;
             case byte[] bytes:
                 BinaryContext.WritePlaceholder(writer, bytes);
                 break;

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Tessera.SocketIO.Internal.Parser;
+
+namespace Tessera.SocketIO;
+
+/// <summary>
+/// A part of a received payload together with the packet's binary attachments, so it can be relayed
+/// (passed to <c>Emit</c>) with its binary intact, or bound to a type.
+/// </summary>
+[JsonConverter(typeof(SocketIOValueConverter))]
+public readonly struct SocketIOValue
+{
+    private readonly JsonSerializerOptions? _options;
+
+    internal SocketIOValue(JsonElement element, IReadOnlyList<byte[]> buffers, JsonSerializerOptions options)
+    {
+        Element = element;
+        Buffers = buffers;
+        _options = options;
+    }
+
+    /// <summary>The raw JSON; binary parts appear as placeholders.</summary>
+    public JsonElement Element { get; }
+
+    public IReadOnlyList<byte[]> Buffers { get; }
+
+    public JsonValueKind ValueKind => Element.ValueKind;
+
+    public SocketIOValue GetProperty(string name) => new(Element.GetProperty(name), Buffers, _options!);
+
+    public bool TryGetProperty(string name, out SocketIOValue value)
+    {
+        if (Element.ValueKind == JsonValueKind.Object && Element.TryGetProperty(name, out var property))
+        {
+            value = new SocketIOValue(property, Buffers, _options!);
+            return true;
+        }
+        value = default;
+        return false;
+    }
+
+    /// <summary>The bytes if this value is a binary attachment, else null.</summary>
+    public byte[]? GetBytes() =>
+        BinaryContext.TryGetPlaceholder(Element, Buffers.Count, out var num) ? Buffers[num] : null;
+
+    public T? Get<T>()
+    {
+        using (BinaryContext.UseIncoming(Buffers))
+        {
+            return Element.Deserialize<T>(_options);
+        }
+    }
+
+    internal void WriteTo(Utf8JsonWriter writer) => BinaryContext.WriteElement(writer, Element, Buffers);
+
+    public override string ToString() => Element.GetRawText();
+}
+
+/// <summary>Writes a relayed value anywhere in a payload, binary parts re-attached to the outgoing packet.</summary>
+internal sealed class SocketIOValueConverter : JsonConverter<SocketIOValue>
+{
+    public override SocketIOValue Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        new(JsonElement.ParseValue(ref reader), BinaryContext.Incoming ?? [], options);
+
+    public override void Write(Utf8JsonWriter writer, SocketIOValue value, JsonSerializerOptions options) => value.WriteTo(writer);
+}
