@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Tessera.Auth.Tests;
+
+/// <summary>The official socket.io-client (tests/interop/auth.mjs) against the JWT layer, both transports.</summary>
+public class NodeClientAuthTests
+{
+    private static async Task RunAsync(string scenario, AuthTestServer server, string shortLived)
+    {
+        var tokens = JsonSerializer.Serialize(new
+        {
+            valid = Tokens.Create(),
+            expired = Tokens.Create(lifetime: TimeSpan.FromMinutes(-5), notBefore: DateTime.UtcNow.AddMinutes(-10)),
+            invalid = Tokens.Create() + "x",
+            @short = shortLived,
+            fresh = Tokens.Create(lifetime: TimeSpan.FromSeconds(8)),
+            otherSub = Tokens.Create(sub: "eve"),
+        });
+        var start = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = NodeInterop.InteropDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add("auth.mjs");
+        start.ArgumentList.Add(scenario);
+        start.ArgumentList.Add(server.BaseUrl);
+        start.Environment["TESSERA_TOKENS"] = tokens;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(cts.Token);
+        Assert.True(process.ExitCode == 0, $"auth.mjs {scenario} failed:\n{await stderr}\n{await stdout}");
+        foreach (var token in JsonDocument.Parse(tokens).RootElement.EnumerateObject())
+        {
+            server.AssertNoTokenLogged(token.Value.GetString()!);
+        }
+    }
+
+    [Theory]
+    [InlineData("sources-websocket")]
+    [InlineData("sources-polling")]
+    [InlineData("refusals-websocket")]
+    [InlineData("refusals-polling")]
+    public async Task Official_client_token_sources_and_refusals(string scenario)
+    {
+        await using var server = await AuthTestServer.StartAsync(o => o.ClockSkew = TimeSpan.Zero);
+        await RunAsync(scenario, server, Tokens.Create());
+    }
+
+    [Theory]
+    [InlineData("expire-websocket")]
+    [InlineData("expire-polling")]
+    [InlineData("refresh-websocket")]
+    [InlineData("refresh-polling")]
+    public async Task Official_client_token_lifetime(string scenario)
+    {
+        await using var server = await AuthTestServer.StartAsync(o =>
+        {
+            o.ClockSkew = TimeSpan.Zero;
+            o.ExpiryWarning = TimeSpan.FromSeconds(2);
+        });
+        await RunAsync(scenario, server, Tokens.Create(lifetime: TimeSpan.FromSeconds(3)));
+    }
+}
