@@ -169,12 +169,15 @@ public sealed partial class AccessTokenValidator
         var jwt = (JsonWebToken)validation.SecurityToken;
         var expires = jwt.TryGetPayloadValue<long>("exp", out var exp) ? DateTimeOffset.FromUnixTimeSeconds(exp) : DateTimeOffset.MaxValue - _options.ClockSkew;
         var result = new AccessTokenValidationResult(new ClaimsPrincipal(validation.ClaimsIdentity), expires, null);
-        if (_cache.Count >= _options.CacheSize)
+        if (_options.CacheSize > 0)
         {
-            // Crude but bounded: a full cache starts over rather than growing.
-            _cache.Clear();
+            if (_cache.Count >= _options.CacheSize)
+            {
+                // Crude but bounded: a full cache starts over rather than growing.
+                _cache.Clear();
+            }
+            _cache[token] = result;
         }
-        _cache[token] = result;
         return result;
     }
 

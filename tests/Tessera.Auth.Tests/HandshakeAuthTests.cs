@@ -232,6 +232,22 @@ public class HandshakeAuthTests
     }
 
     [Fact]
+    public async Task Cache_size_zero_verifies_every_time()
+    {
+        await using var server = await AuthTestServer.StartAsync(o => o.CacheSize = 0);
+        var token = Tokens.Create();
+        for (var i = 0; i < 3; i++)
+        {
+            var (client, reply) = await server.ConnectWithAuthAsync(new { token });
+            using (client)
+            {
+                Assert.StartsWith("40{", reply);
+            }
+        }
+        Assert.Equal(3, server.Verifications);
+    }
+
+    [Fact]
     public async Task Short_hmac_secret_refuses_to_start_with_a_clear_message()
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => AuthTestServer.StartAsync(o =>
