@@ -1,6 +1,8 @@
 using System.Net;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features.Authentication;
+using Tessera.EngineIO.Internal;
 using Microsoft.Extensions.Primitives;
 
 namespace Tessera.EngineIO;
@@ -14,25 +16,18 @@ public sealed class EngineIOHandshake
     internal EngineIOHandshake(HttpContext context)
     {
         var request = context.Request;
-        var headers = new Dictionary<string, StringValues>(request.Headers.Count, StringComparer.OrdinalIgnoreCase);
-        foreach (var header in request.Headers)
-        {
-            headers[header.Key] = header.Value;
-        }
-        Headers = headers;
-        var query = new Dictionary<string, StringValues>(request.Query.Count, StringComparer.Ordinal);
-        foreach (var item in request.Query)
-        {
-            query[item.Key] = item.Value;
-        }
-        Query = query;
+        Headers = new CompactDictionary(request.Headers, request.Headers.Count, StringComparison.OrdinalIgnoreCase);
+        Query = new CompactDictionary(request.Query, request.Query.Count, StringComparison.Ordinal);
         RemoteAddress = context.Connection.RemoteIpAddress;
         RemotePort = context.Connection.RemotePort;
         Path = request.PathBase.Add(request.Path).Value ?? "/";
         IsSecure = request.IsHttps;
         Time = DateTimeOffset.UtcNow;
-        User = context.User;
+        // Read through the feature: HttpContext.User would allocate an empty principal for every anonymous request.
+        _user = context.Features.Get<IHttpAuthenticationFeature>()?.User;
     }
+
+    private ClaimsPrincipal? _user;
 
     /// <summary>Request headers, case-insensitive.</summary>
     public IReadOnlyDictionary<string, StringValues> Headers { get; }
@@ -52,5 +47,5 @@ public sealed class EngineIOHandshake
     public DateTimeOffset Time { get; }
 
     /// <summary>The user ASP.NET Core authentication attached to the handshake request, if any.</summary>
-    public ClaimsPrincipal User { get; }
+    public ClaimsPrincipal User => _user ??= new ClaimsPrincipal(new ClaimsIdentity());
 }

@@ -28,7 +28,8 @@ public sealed class EngineIOSocket
     private readonly Lock _lock = new();
     private readonly EngineIOServer _server;
     private Transport _transport;
-    private List<Frame> _buffer = new(4);
+    // Starts empty (no array): an idle session holds no buffer space.
+    private List<Frame> _buffer = [];
     private List<Frame>? _spare;
     private SocketState _state;
     private UpgradeState _upgrade;

@@ -37,8 +37,15 @@ public sealed class SocketIOSocket
 
     public SocketIOHandshake Handshake { get; }
 
+    private ClaimsPrincipal? _user;
+
     /// <summary>Who the client is; empty until an authentication layer sets it in a middleware.</summary>
-    public ClaimsPrincipal User { get; set; } = new(new ClaimsIdentity());
+    public ClaimsPrincipal User
+    {
+        // Created on first read: anonymous sockets that nobody asks about cost nothing.
+        get => _user ??= new ClaimsPrincipal(new ClaimsIdentity());
+        set => _user = value ?? throw new ArgumentNullException(nameof(value));
+    }
 
     /// <summary>Free-form data attached to the socket (Node's <c>socket.data</c>), visible to FetchSocketsAsync.</summary>
     public ConcurrentDictionary<string, object?> Data => _data ?? Interlocked.CompareExchange(ref _data, new(), null) ?? _data;

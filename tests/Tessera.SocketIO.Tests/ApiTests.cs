@@ -155,3 +155,23 @@ public class ApiTests
         Assert.Throws<ArgumentException>(() => io.Emit("disconnect"));
     }
 }
+
+public class AdapterTests
+{
+    [Fact]
+    public async Task Socket_id_rooms_are_implicit_and_combine_with_named_rooms_without_duplicates()
+    {
+        var io = new SocketIOServer(Microsoft.Extensions.Options.Options.Create(new SocketIOOptions()));
+        var adapter = io.Sockets.Adapter;
+        await adapter.AddAllAsync("a", ["a"]);
+        await adapter.AddAllAsync("b", ["b", "blue"]);
+        await adapter.AddAllAsync("c", ["c", "a"]); // c joins the room named after socket a
+        Assert.Equal(["a"], adapter.SocketRooms("a").Order());
+        Assert.Equal(["b", "blue"], adapter.SocketRooms("b").Order());
+        Assert.Equal(["a", "c"], adapter.SocketRooms("c").Order());
+        await adapter.DelAsync("b", "blue");
+        Assert.Equal(["b"], adapter.SocketRooms("b").Order());
+        await adapter.DelAllAsync("c");
+        Assert.Empty(adapter.SocketRooms("c"));
+    }
+}

@@ -12,8 +12,8 @@ internal sealed class Client
 {
     private readonly SocketIOServer _server;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, SocketIOSocket> _sockets = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _connecting = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SocketIOSocket> _sockets = new(1, StringComparer.Ordinal);
+    private HashSet<string>? _connecting;
     private Packet? _reassembling;
     private Timer? _connectTimer;
     private bool _closed;
@@ -126,7 +126,7 @@ internal sealed class Client
         lock (_lock)
         {
             _sockets.TryGetValue(packet.Namespace, out socket);
-            connecting = _connecting.Contains(packet.Namespace);
+            connecting = _connecting?.Contains(packet.Namespace) == true;
         }
         if (packet.Type == PacketType.Connect)
         {
@@ -158,7 +158,7 @@ internal sealed class Client
         }
         lock (_lock)
         {
-            _connecting.Add(name);
+            (_connecting ??= new HashSet<string>(StringComparer.Ordinal)).Add(name);
         }
         try
         {
@@ -184,7 +184,7 @@ internal sealed class Client
         {
             lock (_lock)
             {
-                _connecting.Remove(name);
+                _connecting!.Remove(name);
             }
         }
     }

@@ -1,24 +1,32 @@
 namespace Tessera.SocketIO.Internal;
 
-/// <summary>The single-node adapter: room membership in two maps, broadcasts straight to local sockets.</summary>
+/// <summary>
+/// The single-node adapter: room membership in two maps, broadcasts straight to local sockets. Every socket is
+/// implicitly in the room named by its id; that room is not stored, so an idle socket that joined nothing
+/// costs one map entry.
+/// </summary>
 internal sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
 {
-    private static readonly HashSet<string> NoRooms = [];
-
     private readonly Lock _lock = new();
+
+    // Named rooms → members. Socket-id rooms are implicit (see ContainsSocket).
     private readonly Dictionary<string, HashSet<string>> _rooms = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<string>> _sids = new(StringComparer.Ordinal);
+
+    // Socket → named rooms it joined; null until it joins one.
+    private readonly Dictionary<string, HashSet<string>?> _sids = new(StringComparer.Ordinal);
 
     public ValueTask AddAllAsync(string socketId, IReadOnlyCollection<string> rooms)
     {
         lock (_lock)
         {
-            if (!_sids.TryGetValue(socketId, out var joined))
-            {
-                _sids[socketId] = joined = new HashSet<string>(StringComparer.Ordinal);
-            }
+            _sids.TryGetValue(socketId, out var joined);
             foreach (var room in rooms)
             {
+                if (room == socketId)
+                {
+                    continue;
+                }
+                joined ??= new HashSet<string>(StringComparer.Ordinal);
                 if (!joined.Add(room))
                 {
                     continue;
@@ -29,6 +37,7 @@ internal sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
                 }
                 members.Add(socketId);
             }
+            _sids[socketId] = joined;
         }
         return ValueTask.CompletedTask;
     }
@@ -37,7 +46,7 @@ internal sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
     {
         lock (_lock)
         {
-            if (_sids.TryGetValue(socketId, out var joined))
+            if (_sids.TryGetValue(socketId, out var joined) && joined is not null)
             {
                 joined.Remove(room);
             }
@@ -50,7 +59,7 @@ internal sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
     {
         lock (_lock)
         {
-            if (_sids.Remove(socketId, out var joined))
+            if (_sids.Remove(socketId, out var joined) && joined is not null)
             {
                 foreach (var room in joined)
                 {
@@ -73,7 +82,13 @@ internal sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
     {
         lock (_lock)
         {
-            return _sids.TryGetValue(socketId, out var joined) ? new HashSet<string>(joined, StringComparer.Ordinal) : NoRooms;
+            if (!_sids.TryGetValue(socketId, out var joined))
+            {
+                return new HashSet<string>();
+            }
+            var rooms = joined is null ? new HashSet<string>(1, StringComparer.Ordinal) : new HashSet<string>(joined, StringComparer.Ordinal);
+            rooms.Add(socketId);
+            return rooms;
         }
     }
 
@@ -89,31 +104,44 @@ internal sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
                 {
                     AddIfIncluded(sid, joined);
                 }
+                return targets;
             }
-            else
+            HashSet<string>? seen = null;
+            foreach (var room in options.Rooms)
             {
-                HashSet<string>? seen = options.Rooms.Count > 1 ? new HashSet<string>(StringComparer.Ordinal) : null;
-                foreach (var room in options.Rooms)
+                var members = _rooms.GetValueOrDefault(room);
+                // A room named after a socket id holds that socket (plus any that joined it by name).
+                var owner = _sids.TryGetValue(room, out var ownerRooms);
+                if (members is null && !owner)
                 {
-                    if (!_rooms.TryGetValue(room, out var members))
+                    continue;
+                }
+                if (options.Rooms.Count > 1 || (members is not null && owner))
+                {
+                    seen ??= new HashSet<string>(StringComparer.Ordinal);
+                }
+                if (owner && (seen is null || seen.Add(room)))
+                {
+                    AddIfIncluded(room, ownerRooms);
+                }
+                if (members is null)
+                {
+                    continue;
+                }
+                foreach (var sid in members)
+                {
+                    if (seen is null || seen.Add(sid))
                     {
-                        continue;
-                    }
-                    foreach (var sid in members)
-                    {
-                        if (seen is null || seen.Add(sid))
-                        {
-                            AddIfIncluded(sid, _sids[sid]);
-                        }
+                        AddIfIncluded(sid, _sids[sid]);
                     }
                 }
             }
         }
         return targets;
 
-        void AddIfIncluded(string sid, HashSet<string> joined)
+        void AddIfIncluded(string sid, HashSet<string>? joined)
         {
-            if (options.Except.Count > 0 && joined.Overlaps(options.Except))
+            if (options.Except.Count > 0 && (options.Except.Contains(sid) || (joined is not null && joined.Overlaps(options.Except))))
             {
                 return;
             }
