@@ -25,22 +25,32 @@ public static class NodeInterop
 
     /// <summary>Runs the script; <paramref name="onLine"/> sees each stdout line as it comes (for scripts that
     /// ask the test to act mid-run, e.g. restart the server).</summary>
-    public static async Task<JsonElement> RunAsync(string script, string[] args, Func<string, Task>? onLine)
+    public static Task<JsonElement> RunAsync(string script, string[] args, Func<string, Task>? onLine, IDictionary<string, string>? environment = null)
     {
         if (!Directory.Exists(Path.Combine(InteropDirectory, "node_modules")))
         {
             throw new InvalidOperationException($"Run `npm ci` in {InteropDirectory} first (.ci/run does it).");
         }
-        var start = new ProcessStartInfo("node")
+        return RunProcessAsync("node", [script, .. args], onLine, environment);
+    }
+
+    /// <summary>Runs any interop client (node, /usr/bin/python3 …) in tests/interop; it must exit 0 and print a
+    /// JSON summary as its last stdout line, which is returned.</summary>
+    public static async Task<JsonElement> RunProcessAsync(string fileName, string[] args, Func<string, Task>? onLine = null, IDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(fileName)
         {
             WorkingDirectory = InteropDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        start.ArgumentList.Add(script);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
+        }
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
         }
         using var process = Process.Start(start)!;
         var stdout = ReadLinesAsync(process.StandardOutput, onLine);
@@ -53,11 +63,11 @@ public static class NodeInterop
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"node {script} {string.Join(' ', args)} did not finish in 60 s");
+            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not finish in 60 s");
         }
         var output = await stdout;
         var errors = await stderr;
-        Assert.True(process.ExitCode == 0, $"node {script} {string.Join(' ', args)} failed ({process.ExitCode}):\n{errors}\n{output}");
+        Assert.True(process.ExitCode == 0, $"{fileName} {string.Join(' ', args)} failed ({process.ExitCode}):\n{errors}\n{output}");
         var last = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
         return JsonDocument.Parse(last).RootElement;
     }

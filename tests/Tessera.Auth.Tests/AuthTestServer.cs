@@ -45,37 +45,42 @@ public sealed class AuthTestServer : IAsyncDisposable
 
     public static async Task<AuthTestServer> StartAsync(Action<JwtAuthenticationOptions>? configure = null, Action<IServiceCollection>? services = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         var logs = new LogCapture();
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(LogLevel.Debug);
-        builder.Logging.AddProvider(logs);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        builder.Services.AddAuthorization(o => o.AddPolicy("gold", p => p.RequireClaim("tier", "gold")));
-        builder.Services.AddSocketIO();
-        builder.Services.AddJwtAuthentication(o =>
-        {
-            o.Issuer = Tokens.Issuer;
-            o.Audience = Tokens.Audience;
-            o.AddHmacSecret(Tokens.Secret);
-            o.SigningKeys.Add(new RsaSecurityKey(Tokens.Rsa.ExportParameters(false)) { KeyId = "rsa-1" });
-            o.SigningKeys.Add(new ECDsaSecurityKey(ECDsa(Tokens.Ecdsa)) { KeyId = "ec-1" });
-            o.Namespaces = new HashSet<string> { "/", "/admin" };
-            configure?.Invoke(o);
-        });
-        services?.Invoke(builder.Services);
-        var app = builder.Build();
         AuthTestServer? server = null;
+        var (app, baseUrl) = await LoopbackApp.StartAsync(
+            builder =>
+            {
+                builder.Services.AddAuthorization(o => o.AddPolicy("gold", p => p.RequireClaim("tier", "gold")));
+                builder.Services.AddSocketIO();
+                builder.Services.AddJwtAuthentication(o =>
+                {
+                    o.Issuer = Tokens.Issuer;
+                    o.Audience = Tokens.Audience;
+                    o.AddHmacSecret(Tokens.Secret);
+                    o.SigningKeys.Add(new RsaSecurityKey(Tokens.Rsa.ExportParameters(false)) { KeyId = "rsa-1" });
+                    o.SigningKeys.Add(new ECDsaSecurityKey(ECDsa(Tokens.Ecdsa)) { KeyId = "ec-1" });
+                    o.Namespaces = new HashSet<string> { "/", "/admin" };
+                    configure?.Invoke(o);
+                });
+                services?.Invoke(builder.Services);
+            },
+            app => ConfigureApp(app, () => server!),
+            logs: logs);
+        server = new AuthTestServer(app, baseUrl, logs);
+        return server;
+    }
+
+    private static void ConfigureApp(WebApplication app, Func<AuthTestServer> server)
+    {
         var io = app.Services.GetRequiredService<SocketIOServer>();
         foreach (var name in new[] { "/", "/admin", "/public" })
         {
             io.Of(name).OnConnection(socket =>
             {
-                Interlocked.Increment(ref server!.Connections);
+                Interlocked.Increment(ref server().Connections);
                 socket.On("whoami", e =>
                 {
-                    server.HandlersRun.Enqueue("whoami");
+                    server().HandlersRun.Enqueue("whoami");
                     e.Ack(new { sub = e.Socket.User.FindFirst("sub")?.Value, name = e.Socket.User.Identity?.Name });
                 });
                 socket.On("echo", e => e.Ack(e.Args));
@@ -86,12 +91,12 @@ public sealed class AuthTestServer : IAsyncDisposable
                 });
                 socket.On("admin-only", e =>
                 {
-                    server.HandlersRun.Enqueue("admin-only");
+                    server().HandlersRun.Enqueue("admin-only");
                     e.Ack("welcome, admin");
                 });
                 socket.On("vip", e =>
                 {
-                    server.HandlersRun.Enqueue("vip");
+                    server().HandlersRun.Enqueue("vip");
                     e.Ack("welcome, vip");
                 });
             });
@@ -99,10 +104,6 @@ public sealed class AuthTestServer : IAsyncDisposable
         }
         io.Of("/admin").RequireAuthorization("gold");
         app.MapSocketIO();
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server = new AuthTestServer(app, address, logs);
-        return server;
     }
 
     private static System.Security.Cryptography.ECDsa ECDsa(System.Security.Cryptography.ECDsa source)

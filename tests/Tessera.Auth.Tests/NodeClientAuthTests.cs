@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Tessera.Auth.Tests;
@@ -17,22 +16,8 @@ public class NodeClientAuthTests
             fresh = Tokens.Create(lifetime: TimeSpan.FromSeconds(8)),
             otherSub = Tokens.Create(sub: "eve"),
         });
-        var start = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = NodeInterop.InteropDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add("auth.mjs");
-        start.ArgumentList.Add(scenario);
-        start.ArgumentList.Add(server.BaseUrl);
-        start.Environment["TESSERA_TOKENS"] = tokens;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-        Assert.True(process.ExitCode == 0, $"auth.mjs {scenario} failed:\n{await stderr}\n{await stdout}");
+        var summary = await NodeInterop.RunAsync("auth.mjs", [scenario, server.BaseUrl], null, new Dictionary<string, string> { ["TESSERA_TOKENS"] = tokens });
+        Assert.True(summary.GetProperty("ok").GetBoolean());
         foreach (var token in JsonDocument.Parse(tokens).RootElement.EnumerateObject())
         {
             server.AssertNoTokenLogged(token.Value.GetString()!);

@@ -35,37 +35,34 @@ public sealed class FakeIssuer : IAsyncDisposable
 
     public static async Task<FakeIssuer> StartAsync(params RsaSecurityKey[] keys)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
         FakeIssuer? issuer = null;
-        app.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
+        var (app, url) = await LoopbackApp.StartAsync(_ => { }, app =>
         {
-            ["issuer"] = issuer!.Url,
-            ["jwks_uri"] = issuer.Url + "/jwks",
-            ["id_token_signing_alg_values_supported"] = new[] { "RS256" },
-        }));
-        app.MapGet("/jwks", () =>
-        {
-            Interlocked.Increment(ref issuer!._jwksRequests);
-            var keys = issuer._published.Select(k =>
+            app.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
             {
-                var p = k.Rsa.ExportParameters(false);
-                return new Dictionary<string, string>
+                ["issuer"] = issuer!.Url,
+                ["jwks_uri"] = issuer.Url + "/jwks",
+                ["id_token_signing_alg_values_supported"] = new[] { "RS256" },
+            }));
+            app.MapGet("/jwks", () =>
+            {
+                Interlocked.Increment(ref issuer!._jwksRequests);
+                var keys = issuer._published.Select(k =>
                 {
-                    ["kty"] = "RSA",
-                    ["use"] = "sig",
-                    ["alg"] = "RS256",
-                    ["kid"] = k.KeyId,
-                    ["n"] = Base64UrlEncoder.Encode(p.Modulus),
-                    ["e"] = Base64UrlEncoder.Encode(p.Exponent),
-                };
+                    var p = k.Rsa.ExportParameters(false);
+                    return new Dictionary<string, string>
+                    {
+                        ["kty"] = "RSA",
+                        ["use"] = "sig",
+                        ["alg"] = "RS256",
+                        ["kid"] = k.KeyId,
+                        ["n"] = Base64UrlEncoder.Encode(p.Modulus),
+                        ["e"] = Base64UrlEncoder.Encode(p.Exponent),
+                    };
+                });
+                return Results.Json(new { keys });
             });
-            return Results.Json(new { keys });
         });
-        await app.StartAsync();
-        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         issuer = new FakeIssuer(app, url, keys);
         return issuer;
     }

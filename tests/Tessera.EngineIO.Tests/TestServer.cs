@@ -78,18 +78,14 @@ public sealed class TestServer : IAsyncDisposable
 
     public static async Task<TestServer> StartAsync(Action<EngineIOOptions>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        var app = builder.Build();
         var handler = new RecordingHandler();
-        var endpoint = app.MapEngineIO("/engine.io", handler, configure);
         var parked = Channel.CreateUnbounded<string>();
-        endpoint.Server.PollParked = sid => parked.Writer.TryWrite(sid);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestServer(app, handler, address.Replace("[::]", "127.0.0.1"), parked);
+        var (app, baseUrl) = await LoopbackApp.StartAsync(_ => { }, app =>
+        {
+            var endpoint = app.MapEngineIO("/engine.io", handler, configure);
+            endpoint.Server.PollParked = sid => parked.Writer.TryWrite(sid);
+        });
+        return new TestServer(app, handler, baseUrl, parked);
     }
 
     /// <summary>Waits until the server has parked a GET for <paramref name="sid"/>.</summary>

@@ -37,38 +37,36 @@ public sealed class SioTestServer : IAsyncDisposable
 
     public static async Task<SioTestServer> StartAsync(int port = 0, Action<SocketIOOptions>? configure = null, Action<SocketIOServer>? setup = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
         var logs = new LogCapture();
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(LogLevel.Debug);
-        builder.Logging.AddProvider(logs);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        builder.Services.AddSocketIO(o =>
-        {
-            o.ConnectTimeout = TimeSpan.FromSeconds(5);
-            configure?.Invoke(o);
-        });
-        var app = builder.Build();
-        var io = app.Services.GetRequiredService<SocketIOServer>();
-        foreach (var name in new[] { "/", "/custom", "/protected" })
-        {
-            var ns = io.Of(name);
-            ns.OnConnection(socket => AddHandlers(ns, socket));
-        }
-        io.Of("/protected").Use((socket, next) =>
-        {
-            if (socket.Handshake.Auth.TryGetProperty("token", out var token) && token.ValueKind == JsonValueKind.String && token.GetString() == "good")
+        SocketIOServer? io = null;
+        var (app, baseUrl) = await LoopbackApp.StartAsync(
+            builder => builder.Services.AddSocketIO(o =>
             {
-                return next();
-            }
-            throw new SocketIOConnectException("not authorized", new { code = "nope", retryable = false });
-        });
-        setup?.Invoke(io);
-        app.MapSocketIO();
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new SioTestServer(app, io, address, logs);
+                o.ConnectTimeout = TimeSpan.FromSeconds(5);
+                configure?.Invoke(o);
+            }),
+            app =>
+            {
+                io = app.Services.GetRequiredService<SocketIOServer>();
+                foreach (var name in new[] { "/", "/custom", "/protected" })
+                {
+                    var ns = io.Of(name);
+                    ns.OnConnection(socket => AddHandlers(ns, socket));
+                }
+                io.Of("/protected").Use((socket, next) =>
+                {
+                    if (socket.Handshake.Auth.TryGetProperty("token", out var token) && token.ValueKind == JsonValueKind.String && token.GetString() == "good")
+                    {
+                        return next();
+                    }
+                    throw new SocketIOConnectException("not authorized", new { code = "nope", retryable = false });
+                });
+                setup?.Invoke(io);
+                app.MapSocketIO();
+            },
+            port,
+            logs);
+        return new SioTestServer(app, io!, baseUrl, logs);
     }
 
     private static void AddHandlers(SocketIONamespace ns, SocketIOSocket socket)

@@ -42,8 +42,11 @@ function open(options) {
   return socket;
 }
 
-async function connected(options) {
+// `early` attaches listeners before the connection opens: the server may send auth:expiring right after the
+// CONNECT reply, and both can arrive in one read and be dispatched in one tick.
+async function connected(options, early = () => {}) {
   const socket = open(options);
+  early(socket);
   const [result] = await Promise.race([
     once(socket, "connect").then(() => ["connect"]),
     once(socket, "connect_error").then(([err]) => fail(`connect_error: ${err.message} ${JSON.stringify(err.data)}`)),
@@ -93,11 +96,13 @@ async function refusals() {
 }
 
 async function expire() {
-  const socket = await connected({ auth: { token: tokens.short } });
-  // Listen before awaiting: auth:expired and the DISCONNECT can arrive in one read and fire in one tick.
-  const expiredEvent = once(socket, "auth:expired");
-  const disconnect = once(socket, "disconnect");
-  const [warning] = await once(socket, "auth:expiring");
+  let expiring, expiredEvent, disconnect;
+  const socket = await connected({ auth: { token: tokens.short } }, (s) => {
+    expiring = once(s, "auth:expiring");
+    expiredEvent = once(s, "auth:expired");
+    disconnect = once(s, "disconnect");
+  });
+  const [warning] = await expiring;
   if (typeof warning?.expiresAt !== "number") fail(`auth:expiring carried ${JSON.stringify(warning)}`);
   const [expired] = await expiredEvent;
   if (expired?.code !== "token_expired") fail(`auth:expired carried ${JSON.stringify(expired)}`);
@@ -108,11 +113,14 @@ async function expire() {
 }
 
 async function refresh() {
-  const socket = await connected({ auth: { token: tokens.short } });
+  let firstWarning;
+  const socket = await connected({ auth: { token: tokens.short } }, (s) => {
+    firstWarning = once(s, "auth:expiring");
+  });
   const id = socket.id;
   let disconnected = null;
   socket.on("disconnect", (reason) => (disconnected = reason));
-  await once(socket, "auth:expiring");
+  await firstWarning;
   const mismatch = await withTimeout(socket.emitWithAck("auth:refresh", tokens.otherSub), 5_000, "refresh with another sub");
   if (mismatch?.ok !== false || mismatch?.code !== "sub_mismatch") fail(`other sub: ${JSON.stringify(mismatch)}`);
   const answer = await withTimeout(socket.emitWithAck("auth:refresh", tokens.fresh), 5_000, "refresh");
