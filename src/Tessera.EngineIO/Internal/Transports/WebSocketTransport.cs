@@ -89,6 +89,7 @@ internal sealed class WebSocketTransport(WebSocket webSocket) : Transport, IFram
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
         {
+            // The peer vanished or never answered: nothing to report, the socket is aborted just below.
         }
         if (WebSocket.State is not WebSocketState.Closed)
         {
