@@ -1,27 +1,20 @@
-using Tessera.SocketIO;
+using Tessera.Server;
 
-// Tessera's runnable server. For now it serves Socket.IO at /socket.io/ with an "echo" event;
-// authentication, accounts and the demo chat page land on top of it in the next issues.
+// `dotnet run --project src/Tessera.Server` starts the server; `… -- users add alice --password …` and the other
+// commands of Cli.cs manage accounts in the same data directory.
 var builder = WebApplication.CreateSlimBuilder(args);
+if (Cli.IsCommand(args))
+{
+    return await Cli.RunAsync(args, builder.Configuration);
+}
 if (string.IsNullOrEmpty(builder.Configuration["urls"]))
 {
     builder.WebHost.UseUrls("http://localhost:3000");
 }
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
-builder.Services.AddSocketIO();
+builder.Services.AddTessera(builder.Configuration);
 var app = builder.Build();
-
-var io = app.Services.GetRequiredService<SocketIOServer>();
-io.OnConnection(socket => socket.On("echo", e =>
-{
-    if (!e.Ack(e.Args))
-    {
-        e.Socket.Emit("echo", e.Args);
-    }
-}));
-app.MapSocketIO();
-app.MapGet("/healthz", () => Results.Text("ok"));
-app.MapGet("/", () => Results.Text("Tessera is running. Socket.IO endpoint: /socket.io/\n"));
+app.MapTessera();
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
@@ -30,4 +23,5 @@ app.Lifetime.ApplicationStarted.Register(() =>
         Console.WriteLine($"Tessera listening on {url}");
     }
 });
-app.Run();
+await app.RunAsync();
+return 0;

@@ -1,0 +1,66 @@
+namespace Tessera.Auth.Accounts;
+
+public sealed record UserAccount(string Id, string Username, string PasswordHash, bool Disabled, DateTimeOffset CreatedAt);
+
+public enum RefreshOutcome
+{
+    Rotated,
+    Invalid,
+    Expired,
+    Reused,
+}
+
+/// <summary>The result of a refresh: on success, the session and user the new tokens belong to.</summary>
+public sealed record RefreshResult(RefreshOutcome Outcome, string? SessionId = null, string? UserId = null);
+
+/// <summary>A revocation as the store records it, for every node (and the CLI) to act on.</summary>
+public sealed record RevocationEvent(long Id, string? SessionId, string? UserId, DateTimeOffset At);
+
+/// <summary>
+/// Users, login sessions and refresh tokens. SQLite by default; another database implements this interface
+/// without the endpoints changing. Refresh tokens are stored only as SHA-256 hashes.
+/// </summary>
+public interface IAccountStore
+{
+    /// <summary>Creates or migrates the schema.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Null when the username is taken (case-insensitively).</summary>
+    Task<UserAccount?> CreateUserAsync(string username, string passwordHash, CancellationToken cancellationToken = default);
+
+    Task<UserAccount?> FindUserByNameAsync(string username, CancellationToken cancellationToken = default);
+
+    Task<UserAccount?> FindUserByIdAsync(string id, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<UserAccount>> ListUsersAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Disables (or re-enables) a user; disabling revokes every session. False if no such user.</summary>
+    Task<bool> SetDisabledAsync(string userId, bool disabled, CancellationToken cancellationToken = default);
+
+    Task UpdatePasswordHashAsync(string userId, string passwordHash, CancellationToken cancellationToken = default);
+
+    /// <summary>A new login session with its first refresh token.</summary>
+    Task CreateSessionAsync(string sessionId, string userId, string refreshTokenHash, DateTimeOffset refreshExpiresAt, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Atomically trades a refresh token for a new one in the same session. A token already traded is a theft
+    /// signal: the whole session is revoked and <see cref="RefreshOutcome.Reused"/> returned. Of two concurrent
+    /// calls with the same token, at most one rotates.
+    /// </summary>
+    Task<RefreshResult> RotateRefreshTokenAsync(string tokenHash, string newTokenHash, DateTimeOffset newExpiresAt, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>Revokes one session (logout). False if it did not exist or was already revoked.</summary>
+    Task<bool> RevokeSessionAsync(string sessionId, CancellationToken cancellationToken = default);
+
+    /// <summary>Revokes every session of a user (logout everywhere).</summary>
+    Task RevokeUserSessionsAsync(string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether the session is revoked (or its user disabled).</summary>
+    Task<bool> IsSessionRevokedAsync(string sessionId, CancellationToken cancellationToken = default);
+
+    /// <summary>Revocations recorded after <paramref name="afterId"/>, oldest first.</summary>
+    Task<IReadOnlyList<RevocationEvent>> RevocationsAfterAsync(long afterId, CancellationToken cancellationToken = default);
+
+    /// <summary>The id of the newest revocation recorded (0 if none).</summary>
+    Task<long> LastRevocationIdAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,67 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Tessera.Auth.Accounts;
+
+/// <summary>Issues access tokens (HS256 JWTs, <c>typ</c> at+jwt) and opaque refresh tokens.</summary>
+public sealed class TokenService
+{
+    private readonly AccountOptions _options;
+    private readonly SigningCredentials _credentials;
+    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
+    private readonly TimeProvider _time;
+
+    public TokenService(IOptions<AccountOptions> options, SigningKey key, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(key);
+        _options = options.Value;
+        _credentials = new SigningCredentials(key.SecurityKey, SecurityAlgorithms.HmacSha256);
+        _time = time ?? TimeProvider.System;
+    }
+
+    public AccountOptions Options => _options;
+
+    public (string Token, DateTimeOffset ExpiresAt) IssueAccessToken(string subject, string name, string sessionId, TimeSpan? lifetime = null)
+    {
+        var now = _time.GetUtcNow();
+        // exp has whole seconds: compute it as the client will read it.
+        var expires = DateTimeOffset.FromUnixTimeSeconds((now + (lifetime ?? _options.AccessTokenLifetime)).ToUnixTimeSeconds());
+        var token = _handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Claims = new Dictionary<string, object>
+            {
+                ["sub"] = subject,
+                ["name"] = name,
+                ["jti"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+                ["sid"] = sessionId,
+            },
+            Issuer = _options.Issuer,
+            Audience = _options.Audience,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = expires.UtcDateTime,
+            SigningCredentials = _credentials,
+            TokenType = "at+jwt",
+        });
+        return (token, expires);
+    }
+
+    /// <summary>256 random bits, URL-safe: what the client holds. Only its hash is stored.</summary>
+    public static string NewRefreshToken() => Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+
+    public static string NewSessionId() => Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(16));
+
+    public static string Hash(string refreshToken) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(refreshToken)));
+
+    public DateTimeOffset Now => _time.GetUtcNow();
+}
+
+/// <summary>The server's signing key, shared by the token issuer and the handshake verification.</summary>
+public sealed class SigningKey(byte[] key)
+{
+    public SymmetricSecurityKey SecurityKey { get; } = new(key);
+}

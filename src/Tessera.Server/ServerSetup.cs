@@ -1,0 +1,65 @@
+using Tessera.Auth;
+using Tessera.Auth.Accounts;
+using Tessera.SocketIO;
+
+namespace Tessera.Server;
+
+/// <summary>
+/// Configuration (section "Tessera", shared/CONTRACT.md §2) and wiring of the runnable server: Socket.IO,
+/// JWT at the handshake, accounts on SQLite, the auth endpoints.
+/// </summary>
+public static class ServerSetup
+{
+    public static void AddTessera(this IServiceCollection services, IConfiguration configuration)
+    {
+        var tessera = configuration.GetSection("Tessera");
+        var auth = tessera.GetSection("Auth");
+        services.AddSocketIO();
+        services.AddJwtAuthentication(o =>
+        {
+            o.ClockSkew = auth.GetValue("ClockSkew", TimeSpan.FromSeconds(30));
+            o.ExpiryWarning = auth.GetValue("ExpiryWarning", TimeSpan.FromMinutes(1));
+            o.AllowQueryToken = auth.GetValue("AllowQueryToken", true);
+        });
+        services.AddTesseraAccounts(o => BindAccounts(o, configuration));
+    }
+
+    public static void BindAccounts(AccountOptions o, IConfiguration configuration)
+    {
+        var tessera = configuration.GetSection("Tessera");
+        var auth = tessera.GetSection("Auth");
+        o.DataDirectory = tessera.GetValue("DataDirectory", "./data")!;
+        o.Issuer = auth.GetValue("Issuer", "tessera")!;
+        o.Audience = auth.GetValue("Audience", "tessera")!;
+        o.SigningKey = auth.GetValue<string?>("SigningKey", null);
+        o.AccessTokenLifetime = auth.GetValue("AccessTokenLifetime", TimeSpan.FromMinutes(15));
+        o.RefreshTokenLifetime = auth.GetValue("RefreshTokenLifetime", TimeSpan.FromDays(14));
+        o.AllowRegistration = auth.GetValue("AllowRegistration", true);
+        o.FailedLoginsPerMinute = auth.GetValue("FailedLoginsPerMinute", 10);
+        o.LoginsPerMinutePerAddress = auth.GetValue("LoginsPerMinutePerAddress", 60);
+    }
+
+    public static void MapTessera(this WebApplication app)
+    {
+        var io = app.Services.GetRequiredService<SocketIOServer>();
+        io.OnConnection(socket =>
+        {
+            socket.On("whoami", e => e.Ack(new
+            {
+                sub = e.Socket.User.FindFirst("sub")?.Value,
+                name = e.Socket.User.Identity?.Name,
+            }));
+            socket.On("echo", e =>
+            {
+                if (!e.Ack(e.Args))
+                {
+                    e.Socket.Emit("echo", e.Args);
+                }
+            });
+        });
+        app.MapSocketIO();
+        app.MapTesseraAuth();
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/", () => Results.Text("Tessera is running. Socket.IO endpoint: /socket.io/\n"));
+    }
+}
