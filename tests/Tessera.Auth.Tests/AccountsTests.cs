@@ -43,6 +43,26 @@ public class AccountsTests
         Assert.Equal($"431[{{\"sub\":\"{id}\",\"name\":\"alice\"}}]", await client.NextTextAsync());
     }
 
+    [Theory]
+    [InlineData("websocket")]
+    [InlineData("polling")]
+    public async Task Logout_reaches_the_official_clients_socket(string transport)
+    {
+        await using var server = await AccountsTestServer.StartAsync();
+        await server.RegisterAsync("node-user");
+        var (token, _) = await server.LoginAsync("node-user");
+        var tokens = JsonSerializer.Serialize(new { valid = token });
+        var summary = await NodeInterop.RunAsync("auth.mjs", ["revoked-" + transport, server.BaseUrl], async line =>
+        {
+            if (line.Trim() == "READY")
+            {
+                using var logout = await server.PostJsonAsync("/auth/logout", null, bearer: token);
+                Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+            }
+        }, new Dictionary<string, string> { ["TESSERA_TOKENS"] = tokens });
+        Assert.True(summary.GetProperty("ok").GetBoolean());
+    }
+
     [Fact]
     public async Task Wrong_password_and_unknown_user_get_the_same_401()
     {

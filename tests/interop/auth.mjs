@@ -10,6 +10,8 @@
 //   refusals-<t>    missing / invalid / expired tokens: exact message and err.data.code
 //   expire-<t>      auth:expiring, then auth:expired and an "io server disconnect" without reconnecting
 //   refresh-<t>     auth:refresh in-band keeps the socket (same id); another user's token is refused
+//   revoked-<t>     connects with tokens.valid, prints READY; the test then revokes the session (logout):
+//                   auth:revoked arrives, then an "io server disconnect" without reconnecting
 
 import { io } from "socket.io-client";
 
@@ -135,7 +137,24 @@ async function refresh() {
   summary.steps.push("sub_mismatch refused", "refreshed", "outlived the first token");
 }
 
-const scenarios = { sources, refusals, expire, refresh };
+async function revoked() {
+  let revokedEvent, disconnect;
+  const socket = await connected({ auth: { token: tokens.valid } }, (s) => {
+    revokedEvent = once(s, "auth:revoked", 15_000);
+    disconnect = once(s, "disconnect", 15_000);
+  });
+  const me = await whoami(socket);
+  if (!me?.sub) fail(`whoami answered ${JSON.stringify(me)}`);
+  console.log("READY");
+  const [notice] = await revokedEvent;
+  if (notice?.code !== "token_revoked") fail(`auth:revoked carried ${JSON.stringify(notice)}`);
+  const [reason] = await disconnect;
+  if (reason !== "io server disconnect") fail(`disconnect reason ${reason}`);
+  if (socket.active) fail("the client would reconnect by itself");
+  summary.steps.push("revoked", "io server disconnect");
+}
+
+const scenarios = { sources, refusals, expire, refresh, revoked };
 const run = scenarios[scenario?.replace(/-(websocket|polling)$/, "")];
 const deadline = setTimeout(() => {
   console.log(JSON.stringify({ ...summary, error: "scenario timed out" }));
