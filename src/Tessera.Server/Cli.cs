@@ -120,7 +120,7 @@ public static class Cli
         // A session of its own, so the token can be revoked like any login's.
         var sessionId = TokenService.NewSessionId();
         await store.CreateSessionAsync(sessionId, user.Id, TokenService.Hash(TokenService.NewRefreshToken()), tokens.Now + (ttl ?? tokens.Options.AccessTokenLifetime));
-        var (token, _) = tokens.IssueAccessToken(user.Id, Option(args, "--name") ?? user.Username, sessionId, ttl);
+        var (token, _, _) = tokens.IssueAccessToken(user.Id, Option(args, "--name") ?? user.Username, sessionId, ttl);
         Console.WriteLine(token);
         return 0;
     }

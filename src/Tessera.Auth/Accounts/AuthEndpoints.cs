@@ -192,7 +192,7 @@ public static partial class AuthEndpoints
 
     private static IResult Issue(HttpContext context, TokenService tokens, UserAccount user, string sessionId, string refreshToken)
     {
-        var (token, expiresAt) = tokens.IssueAccessToken(user.Id, user.Username, sessionId);
+        var (token, _, expiresIn) = tokens.IssueAccessToken(user.Id, user.Username, sessionId);
         context.Response.Cookies.Append(RefreshCookie, refreshToken, new CookieOptions
         {
             HttpOnly = true,
@@ -206,7 +206,7 @@ public static partial class AuthEndpoints
         {
             token,
             tokenType = "Bearer",
-            expiresIn = (long)Math.Max(0, Math.Round((expiresAt - tokens.Now).TotalSeconds)),
+            expiresIn,
             refreshToken,
         });
     }

@@ -25,11 +25,13 @@ public sealed class TokenService
 
     public AccountOptions Options => _options;
 
-    public (string Token, DateTimeOffset ExpiresAt) IssueAccessToken(string subject, string name, string sessionId, TimeSpan? lifetime = null)
+    public (string Token, DateTimeOffset ExpiresAt, long ExpiresIn) IssueAccessToken(string subject, string name, string sessionId, TimeSpan? lifetime = null)
     {
         var now = _time.GetUtcNow();
-        // exp has whole seconds: compute it as the client will read it.
-        var expires = DateTimeOffset.FromUnixTimeSeconds((now + (lifetime ?? _options.AccessTokenLifetime)).ToUnixTimeSeconds());
+        // exp has whole seconds: round up, so the token lives at least its configured lifetime and expiresIn
+        // (the floor of what remains) equals that lifetime.
+        var end = now + (lifetime ?? _options.AccessTokenLifetime);
+        var expires = DateTimeOffset.FromUnixTimeSeconds((long)Math.Ceiling(end.ToUnixTimeMilliseconds() / 1000.0));
         var token = _handler.CreateToken(new SecurityTokenDescriptor
         {
             Claims = new Dictionary<string, object>
@@ -47,7 +49,7 @@ public sealed class TokenService
             SigningCredentials = _credentials,
             TokenType = "at+jwt",
         });
-        return (token, expires);
+        return (token, expires, (long)Math.Floor((expires - now).TotalSeconds));
     }
 
     /// <summary>256 random bits, URL-safe: what the client holds. Only its hash is stored.</summary>
