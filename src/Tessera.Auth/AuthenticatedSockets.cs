@@ -40,10 +40,19 @@ public sealed class AuthenticatedSockets : IDisposable
         _states.TryGetValue(socket, out var state) ? DateTimeOffset.FromUnixTimeMilliseconds(Volatile.Read(ref state.ExpiresAtMs)) : null;
 
     /// <summary>Sends <c>auth:revoked</c> to every socket of the login session and disconnects them. Returns how many.</summary>
-    public int RevokeSession(string sessionId) => Revoke(_bySession, sessionId);
+    public int RevokeSession(string sessionId) => Counted(Revoke(_bySession, sessionId), "session");
 
     /// <summary>Sends <c>auth:revoked</c> to every socket of the user and disconnects them. Returns how many.</summary>
-    public int RevokeUser(string subject) => Revoke(_byUser, subject);
+    public int RevokeUser(string subject) => Counted(Revoke(_byUser, subject), "user");
+
+    private static int Counted(int revoked, string scope)
+    {
+        if (revoked > 0)
+        {
+            AuthMetrics.Revocations.Add(revoked, AuthMetrics.Tag("scope", scope));
+        }
+        return revoked;
+    }
 
     private static int Revoke(ConcurrentDictionary<string, ConcurrentDictionary<State, byte>> index, string key)
     {

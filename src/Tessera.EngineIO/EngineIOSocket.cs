@@ -69,7 +69,16 @@ public sealed class EngineIOSocket
     public object? Context { get; set; }
 
     /// <summary>Queues a message. False if the session is closing or closed (the message is dropped).</summary>
-    public bool Send(in EngineIOOutgoingMessage message) => Enqueue(new Frame(message.Encoded, message.IsBinary));
+    public bool Send(in EngineIOOutgoingMessage message)
+    {
+        if (!Enqueue(new Frame(message.Encoded, message.IsBinary)))
+        {
+            return false;
+        }
+        EngineIOMetrics.MessagesOut.Add(1);
+        EngineIOMetrics.BytesOut.Add(message.Length);
+        return true;
+    }
 
     /// <summary>
     /// Sends only if the transport can take the message right now (nothing queued, a GET parked or the WebSocket
@@ -89,6 +98,8 @@ public sealed class EngineIOSocket
             batch = TakeBatchLocked(out sink);
         }
         sink?.Deliver(this, batch!);
+        EngineIOMetrics.MessagesOut.Add(1);
+        EngineIOMetrics.BytesOut.Add(message.Length);
         return true;
     }
 

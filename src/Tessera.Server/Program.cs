@@ -18,10 +18,14 @@ app.MapTessera();
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
+    var data = Path.GetFullPath(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Tessera.Auth.Accounts.AccountOptions>>().Value.DataDirectory);
     foreach (var url in app.Urls)
     {
         Console.WriteLine($"Tessera listening on {url}");
     }
+    Console.WriteLine($"  demo page       {app.Urls.FirstOrDefault()}/");
+    Console.WriteLine($"  data directory  {data}");
+    Console.WriteLine("  create a user   register on the demo page, or: dotnet run --project src/Tessera.Server -- users add <name> --password <password>");
 });
 await app.RunAsync();
 return 0;

@@ -22,6 +22,8 @@ public static class ServerSetup
             o.AllowQueryToken = auth.GetValue("AllowQueryToken", true);
         });
         services.AddTesseraAccounts(o => BindAccounts(o, configuration));
+        services.AddSingleton<PrometheusMetrics>();
+        services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
     }
 
     public static void BindAccounts(AccountOptions o, IConfiguration configuration)
@@ -41,6 +43,9 @@ public static class ServerSetup
 
     public static void MapTessera(this WebApplication app)
     {
+        // Created now so counting starts with the first request.
+        var metrics = app.Services.GetRequiredService<PrometheusMetrics>();
+        app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
         var io = app.Services.GetRequiredService<SocketIOServer>();
         io.OnConnection(socket =>
         {
@@ -57,9 +62,23 @@ public static class ServerSetup
                 }
             });
         });
+        Chat.Map(io);
         app.MapSocketIO();
         app.MapTesseraAuth();
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/", () => Results.Text("Tessera is running. Socket.IO endpoint: /socket.io/\n"));
+        app.MapHealthChecks("/healthz");
+        var page = Resource("Tessera.Server.demo.html");
+        var bundle = Resource("Tessera.Server.socket.io.min.js");
+        app.MapGet("/", () => Results.Bytes(page, "text/html; charset=utf-8"));
+        // Served where Node's socket.io serves it, so existing pages keep their script tag.
+        app.MapGet("/socket.io/socket.io.min.js", () => Results.Bytes(bundle, "application/javascript; charset=utf-8"));
+    }
+
+    private static byte[] Resource(string name)
+    {
+        using var stream = typeof(ServerSetup).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"The embedded resource {name} is missing from the build.");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
     }
 }

@@ -26,6 +26,20 @@ public sealed partial class SocketIOServer
         Logger = (ILogger?)logger ?? NullLogger.Instance;
         EngineHandler = new EngineHandlerImpl(this);
         Of("/");
+        // One gauge per server: sockets per namespace, read when a metrics exporter collects.
+        _meter = new System.Diagnostics.Metrics.Meter("Tessera.SocketIO");
+        _meter.CreateObservableGauge("tessera.socketio.sockets.connected", ObserveSockets, description: "Connected sockets per namespace");
+        _meter.CreateObservableGauge("tessera.socketio.clients.connected", () => ClientsCount, description: "Open Engine.IO connections");
+    }
+
+    private readonly System.Diagnostics.Metrics.Meter _meter;
+
+    private IEnumerable<System.Diagnostics.Metrics.Measurement<int>> ObserveSockets()
+    {
+        foreach (var (name, ns) in _namespaces)
+        {
+            yield return new System.Diagnostics.Metrics.Measurement<int>(ns.Sockets.Count, new KeyValuePair<string, object?>("namespace", name));
+        }
     }
 
     public SocketIOOptions Options { get; }

@@ -177,12 +177,14 @@ public static partial class AuthEndpoints
         if (user is null || user.Disabled || verdict == PasswordVerificationResult.Failed)
         {
             limits.FailedLogins.AttemptAcquire(usernameKey).Dispose();
+            AuthMetrics.Logins.Add(1, AuthMetrics.Tag("result", "failed"));
             return Error(StatusCodes.Status401Unauthorized, "Invalid credentials");
         }
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
             await store.UpdatePasswordHashAsync(user.Id, hasher.HashPassword(user, password), context.RequestAborted).ConfigureAwait(false);
         }
+        AuthMetrics.Logins.Add(1, AuthMetrics.Tag("result", "ok"));
         var tokens = services.GetRequiredService<TokenService>();
         var sessionId = TokenService.NewSessionId();
         var refreshToken = TokenService.NewRefreshToken();
@@ -246,6 +248,7 @@ public static partial class AuthEndpoints
         var result = refreshToken.Length > 512
             ? new RefreshResult(RefreshOutcome.Invalid)
             : await store.RotateRefreshTokenAsync(TokenService.Hash(refreshToken), TokenService.Hash(next), tokens.Now + tokens.Options.RefreshTokenLifetime, tokens.Now, context.RequestAborted).ConfigureAwait(false);
+        AuthMetrics.Refreshes.Add(1, AuthMetrics.Tag("via", "http"), AuthMetrics.Tag("result", result.Outcome.ToString().ToLowerInvariant()));
         switch (result.Outcome)
         {
             case RefreshOutcome.Rotated:

@@ -45,6 +45,7 @@ internal sealed class JwtNamespaceConfigurator(
         {
             throw Refusal(result.ErrorCode!);
         }
+        AuthMetrics.Handshakes.Add(1, AuthMetrics.Tag("result", "accepted"), AuthMetrics.Tag("code", "ok"));
         socket.User = result.Principal!;
         Pending.AddOrUpdate(socket, new Box(result));
         await next().ConfigureAwait(false);
@@ -86,7 +87,9 @@ internal sealed class JwtNamespaceConfigurator(
             var result = token is { Length: > 0 }
                 ? await validator.ValidateAsync(token).ConfigureAwait(false)
                 : AccessTokenValidationResult.Fail(AuthErrorCodes.TokenInvalid);
-            e.Ack(sockets.Refresh(e.Socket, result));
+            var answer = sockets.Refresh(e.Socket, result);
+            AuthMetrics.Refreshes.Add(1, AuthMetrics.Tag("via", "socket"), AuthMetrics.Tag("result", result.ErrorCode ?? "ok"));
+            e.Ack(answer);
         });
     }
 
@@ -101,6 +104,9 @@ internal sealed class JwtNamespaceConfigurator(
         e.Ack(new { error = new { code = AuthErrorCodes.Forbidden } });
     }
 
-    private static SocketIOConnectException Refusal(string code) =>
-        new(AuthErrorCodes.Message(code), new { code, retryable = AuthErrorCodes.IsRetryable(code) });
+    private static SocketIOConnectException Refusal(string code)
+    {
+        AuthMetrics.Handshakes.Add(1, AuthMetrics.Tag("result", "refused"), AuthMetrics.Tag("code", code));
+        return new(AuthErrorCodes.Message(code), new { code, retryable = AuthErrorCodes.IsRetryable(code) });
+    }
 }

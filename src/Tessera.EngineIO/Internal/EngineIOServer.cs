@@ -597,6 +597,8 @@ internal sealed partial class EngineIOServer
 
     internal async ValueTask DispatchMessageAsync(EngineIOSocket socket, EngineIOMessage message)
     {
+        EngineIOMetrics.MessagesIn.Add(1);
+        EngineIOMetrics.BytesIn.Add(message.Data.Length);
         try
         {
             await _handler.OnMessageAsync(socket, message).ConfigureAwait(false);
