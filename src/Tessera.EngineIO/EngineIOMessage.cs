@@ -42,6 +42,9 @@ public readonly struct EngineIOOutgoingMessage
 
     public bool IsBinary { get; }
 
+    /// <summary>The message body: UTF-8 text without the packet type, or the binary bytes.</summary>
+    public ReadOnlyMemory<byte> Body => IsBinary ? Encoded : Encoded[1..];
+
     /// <summary>Size of the message body in bytes (without the packet type).</summary>
     public int Length => IsBinary ? Encoded.Length : Encoded.Length - 1;
 

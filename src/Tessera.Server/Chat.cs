@@ -106,9 +106,17 @@ public static class Chat
 
     private static object Refusal(string code) => new { ok = false, code };
 
-    private static string? SubOf(SocketIORemoteSocket socket) => socket.Data.GetValueOrDefault("sub") as string;
+    private static string? SubOf(SocketIORemoteSocket socket) => Text(socket.Data.GetValueOrDefault("sub"));
 
-    private static string NameOf(SocketIORemoteSocket socket) => socket.Data.GetValueOrDefault("name") as string ?? "?";
+    private static string NameOf(SocketIORemoteSocket socket) => Text(socket.Data.GetValueOrDefault("name")) ?? "?";
+
+    // Local sockets hold strings; sockets on other nodes arrive as JSON.
+    private static string? Text(object? value) => value switch
+    {
+        string text => text,
+        JsonElement { ValueKind: JsonValueKind.String } element => element.GetString(),
+        _ => null,
+    };
 
     /// <summary>The {room} argument if valid: a non-empty string of at most 64 UTF-16 code units.</summary>
     private static string? Room(SocketIOEvent e)

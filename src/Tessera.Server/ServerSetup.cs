@@ -24,6 +24,11 @@ public static class ServerSetup
         services.AddTesseraAccounts(o => BindAccounts(o, configuration));
         services.AddSingleton<PrometheusMetrics>();
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
+        // Cluster mode: nodes share Redis (and the store and signing key through a shared data directory).
+        if (tessera.GetValue<string?>("Redis:Configuration") is { Length: > 0 } redis)
+        {
+            services.AddTesseraRedis(o => o.Configuration = redis);
+        }
     }
 
     public static void BindAccounts(AccountOptions o, IConfiguration configuration)

@@ -69,6 +69,21 @@ public interface ISocketIOAdapter
 public sealed class SocketIORemoteSocket
 {
     private readonly SocketIOSocket? _local;
+    private readonly SocketIONamespace? _ns;
+
+    /// <summary>A socket on another node, as a cluster adapter reports it; actions go through the adapter.</summary>
+    public SocketIORemoteSocket(SocketIONamespace ns, string id, IReadOnlySet<string> rooms, IReadOnlyDictionary<string, object?> data, System.Text.Json.JsonElement remoteHandshake)
+    {
+        ArgumentNullException.ThrowIfNull(ns);
+        _ns = ns;
+        Id = id;
+        Rooms = rooms;
+        Data = data;
+        RemoteHandshake = remoteHandshake;
+    }
+
+    /// <summary>For a remote socket: its handshake as the other node described it (headers, address, auth …).</summary>
+    public System.Text.Json.JsonElement RemoteHandshake { get; }
 
     public SocketIORemoteSocket(SocketIOSocket local)
     {
@@ -91,11 +106,43 @@ public sealed class SocketIORemoteSocket
     /// <summary>The live socket when it is on this node.</summary>
     public SocketIOSocket? Local => _local;
 
-    public bool Emit(string eventName, params object?[] args) => _local?.Emit(eventName, args) ?? false;
+    public bool Emit(string eventName, params object?[] args)
+    {
+        if (_local is not null)
+        {
+            return _local.Emit(eventName, args);
+        }
+        _ns!.To(Id).Emit(eventName, args);
+        return true;
+    }
 
-    public void Join(string room) => _local?.Join(room);
+    public void Join(string room)
+    {
+        if (_local is not null)
+        {
+            _local.Join(room);
+            return;
+        }
+        _ = _ns!.In(Id).SocketsJoinAsync(room).AsTask();
+    }
 
-    public void Leave(string room) => _local?.Leave(room);
+    public void Leave(string room)
+    {
+        if (_local is not null)
+        {
+            _local.Leave(room);
+            return;
+        }
+        _ = _ns!.In(Id).SocketsLeaveAsync(room).AsTask();
+    }
 
-    public void Disconnect(bool close = false) => _local?.Disconnect(close);
+    public void Disconnect(bool close = false)
+    {
+        if (_local is not null)
+        {
+            _local.Disconnect(close);
+            return;
+        }
+        _ = _ns!.In(Id).DisconnectSocketsAsync(close).AsTask();
+    }
 }

@@ -144,8 +144,11 @@ public sealed class SocketIONamespace
         return child;
     }
 
-    /// <summary>Ack ids are per namespace so one encoded broadcast can carry the same id to every recipient.</summary>
-    internal long NextAckId() => Interlocked.Increment(ref _ackIds) - 1;
+    /// <summary>
+    /// A fresh ack id. Ids are per namespace so one encoded broadcast can carry the same id to every recipient;
+    /// cluster adapters take one for each broadcast-with-ack they deliver for another node.
+    /// </summary>
+    public long NextAckId() => Interlocked.Increment(ref _ackIds) - 1;
 
     internal bool TryGetSocket(string id, out SocketIOSocket socket) => _sockets.TryGetValue(id, out socket!);
 

@@ -13,6 +13,9 @@ public sealed class SocketIOOptions
     /// <summary>Default timeout of <c>EmitWithAckAsync</c> when none is given.</summary>
     public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Creates each namespace's adapter (null: in-memory). Set by cluster adapters such as Redis.</summary>
+    public Func<SocketIONamespace, ISocketIOAdapter>? AdapterFactory { get; set; }
+
     /// <summary>Options of the Engine.IO layer underneath (timings, payload limit, CORS, allowRequest …).</summary>
     public EngineIOOptions EngineIO { get; } = new();
 

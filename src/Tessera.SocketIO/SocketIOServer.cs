@@ -49,12 +49,14 @@ public sealed partial class SocketIOServer
     /// <summary>Creates each namespace's adapter; replace it (e.g. with Redis) before clients connect.</summary>
     public Func<SocketIONamespace, ISocketIOAdapter> AdapterFactory { get; set; } = ns => new InMemoryAdapter(ns);
 
+    internal ISocketIOAdapter CreateAdapterFor(SocketIONamespace ns) => (Options.AdapterFactory ?? AdapterFactory)(ns);
+
     /// <summary>Open Engine.IO connections (clients), whatever namespaces they joined.</summary>
     public int ClientsCount => System.Threading.Volatile.Read(ref _clients);
 
     internal EngineIOHandler EngineHandler { get; }
 
-    internal ISocketIOAdapter CreateAdapter(SocketIONamespace ns) => AdapterFactory(ns);
+    internal ISocketIOAdapter CreateAdapter(SocketIONamespace ns) => CreateAdapterFor(ns);
 
     /// <summary>The namespace of this name, created on first use ("chat" and "/chat" are the same).</summary>
     public SocketIONamespace Of(string name)

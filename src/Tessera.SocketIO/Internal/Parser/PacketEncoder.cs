@@ -49,6 +49,12 @@ internal static class PacketEncoder
                 write(writer, state);
                 writer.Flush();
             }
+            catch
+            {
+                // A failed serialisation must not leave the thread's writer mid-document for the next packet.
+                t_writer = null;
+                throw;
+            }
             finally
             {
                 attachments = BinaryContext.EndOutgoing();

@@ -1,11 +1,11 @@
-namespace Tessera.SocketIO.Internal;
+namespace Tessera.SocketIO;
 
 /// <summary>
 /// The single-node adapter: room membership in two maps, broadcasts straight to local sockets. Every socket is
 /// implicitly in the room named by its id; that room is not stored, so an idle socket that joined nothing
-/// costs one map entry.
+/// costs one map entry. Cluster adapters wrap it for the local part of every operation.
 /// </summary>
-internal sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
+public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
 {
     private readonly Lock _lock = new();
 
@@ -75,6 +75,24 @@ internal sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         if (_rooms.TryGetValue(room, out var members) && members.Remove(socketId) && members.Count == 0)
         {
             _rooms.Remove(room);
+        }
+    }
+
+    /// <summary>Every room with a local socket in it, socket-id rooms included (as Node's adapter lists them).</summary>
+    public IReadOnlyCollection<string> AllRooms()
+    {
+        lock (_lock)
+        {
+            return [.. _rooms.Keys, .. _sids.Keys];
+        }
+    }
+
+    /// <summary>Whether any local socket is in the room (named rooms and socket ids).</summary>
+    public bool HasRoom(string room)
+    {
+        lock (_lock)
+        {
+            return _rooms.ContainsKey(room) || _sids.ContainsKey(room);
         }
     }
 

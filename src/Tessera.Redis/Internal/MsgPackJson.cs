@@ -1,0 +1,176 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using MessagePack;
+
+namespace Tessera.Redis.Internal;
+
+/// <summary>
+/// Pure conversion between Socket.IO payloads as Tessera holds them (JSON with binary placeholders plus
+/// attachments) and MessagePack as Node's adapters send them (notepack.io: binary inline as bin values).
+/// </summary>
+internal static class MsgPackJson
+{
+    public static void Write(ref MessagePackWriter writer, JsonElement element, IReadOnlyList<byte[]> attachments)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                if (IsPlaceholder(element, attachments.Count, out var num))
+                {
+                    writer.Write(attachments[num]);
+                    return;
+                }
+                var count = 0;
+                foreach (var _ in element.EnumerateObject())
+                {
+                    count++;
+                }
+                writer.WriteMapHeader(count);
+                foreach (var property in element.EnumerateObject())
+                {
+                    writer.Write(property.Name);
+                    Write(ref writer, property.Value, attachments);
+                }
+                return;
+            case JsonValueKind.Array:
+                writer.WriteArrayHeader(element.GetArrayLength());
+                foreach (var item in element.EnumerateArray())
+                {
+                    Write(ref writer, item, attachments);
+                }
+                return;
+            case JsonValueKind.String:
+                writer.Write(element.GetString());
+                return;
+            case JsonValueKind.Number:
+                // JavaScript has one number type: integers travel as msgpack ints, the rest as float64.
+                if (element.TryGetInt64(out var integer))
+                {
+                    writer.Write(integer);
+                }
+                else
+                {
+                    writer.Write(element.GetDouble());
+                }
+                return;
+            case JsonValueKind.True:
+                writer.Write(true);
+                return;
+            case JsonValueKind.False:
+                writer.Write(false);
+                return;
+            default:
+                writer.WriteNil();
+                return;
+        }
+    }
+
+    /// <summary>Reads one value; bin values become placeholders, their bytes appended to <paramref name="attachments"/>.</summary>
+    public static void Read(ref MessagePackReader reader, Utf8JsonWriter writer, List<byte[]> attachments, int depth = 0)
+    {
+        if (depth > 64)
+        {
+            throw new MessagePackSerializationException("Nesting too deep.");
+        }
+        switch (reader.NextMessagePackType)
+        {
+            case MessagePackType.Nil:
+                reader.ReadNil();
+                writer.WriteNullValue();
+                return;
+            case MessagePackType.Boolean:
+                writer.WriteBooleanValue(reader.ReadBoolean());
+                return;
+            case MessagePackType.Integer:
+                if (reader.NextCode == MessagePackCode.UInt64)
+                {
+                    writer.WriteNumberValue(reader.ReadUInt64());
+                }
+                else
+                {
+                    writer.WriteNumberValue(reader.ReadInt64());
+                }
+                return;
+            case MessagePackType.Float:
+                var number = reader.ReadDouble();
+                if (double.IsFinite(number))
+                {
+                    writer.WriteNumberValue(number);
+                }
+                else
+                {
+                    writer.WriteNullValue();
+                }
+                return;
+            case MessagePackType.String:
+                writer.WriteStringValue(reader.ReadString());
+                return;
+            case MessagePackType.Binary:
+                var bytes = reader.ReadBytes();
+                writer.WriteStartObject();
+                writer.WriteBoolean("_placeholder", true);
+                writer.WriteNumber("num", attachments.Count);
+                writer.WriteEndObject();
+                attachments.Add(bytes?.ToArray() ?? []);
+                return;
+            case MessagePackType.Array:
+                var length = reader.ReadArrayHeader();
+                writer.WriteStartArray();
+                for (var i = 0; i < length; i++)
+                {
+                    Read(ref reader, writer, attachments, depth + 1);
+                }
+                writer.WriteEndArray();
+                return;
+            case MessagePackType.Map:
+                var entries = reader.ReadMapHeader();
+                writer.WriteStartObject();
+                for (var i = 0; i < entries; i++)
+                {
+                    var key = reader.NextMessagePackType == MessagePackType.String
+                        ? reader.ReadString()!
+                        : ReadKeyAsText(ref reader);
+                    writer.WritePropertyName(key);
+                    Read(ref reader, writer, attachments, depth + 1);
+                }
+                writer.WriteEndObject();
+                return;
+            default:
+                // notepack's extensions (undefined, Date) have no JSON form: null, as JSON.stringify would give.
+                reader.Skip();
+                writer.WriteNullValue();
+                return;
+        }
+    }
+
+    private static string ReadKeyAsText(ref MessagePackReader reader) => reader.NextMessagePackType switch
+    {
+        MessagePackType.Integer => reader.ReadInt64().ToString(CultureInfo.InvariantCulture),
+        _ => SkipKey(ref reader),
+    };
+
+    private static string SkipKey(ref MessagePackReader reader)
+    {
+        reader.Skip();
+        return "?";
+    }
+
+    /// <summary>Reads one value into a JsonElement (placeholders for binary).</summary>
+    public static JsonElement ReadElement(ref MessagePackReader reader, List<byte[]> attachments)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            Read(ref reader, json, attachments);
+        }
+        return JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone();
+    }
+
+    private static bool IsPlaceholder(JsonElement element, int count, out int num)
+    {
+        num = -1;
+        return element.TryGetProperty("_placeholder", out var flag) && flag.ValueKind == JsonValueKind.True
+            && element.TryGetProperty("num", out var n) && n.TryGetInt32(out num) && num >= 0 && num < count;
+    }
+}

@@ -1,0 +1,532 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using MessagePack;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+using Tessera.Redis.Internal;
+using Tessera.SocketIO;
+
+namespace Tessera.Redis;
+
+/// <summary>
+/// A Socket.IO adapter over Redis pub/sub, wire-compatible with Node's <c>@socket.io/redis-adapter</c> 8.x
+/// (default options): broadcasts as msgpack <c>[uid, packet, opts]</c> on <c>socket.io#&lt;nsp&gt;#</c> (plus
+/// <c>&lt;room&gt;#</c> for a single room), requests and responses as JSON on <c>socket.io-request#&lt;nsp&gt;#</c> /
+/// <c>socket.io-response#&lt;nsp&gt;#</c>. Local work goes through the in-memory adapter it wraps, so a node keeps
+/// serving its own clients while Redis is away.
+/// </summary>
+public sealed partial class RedisAdapter : ISocketIOAdapter
+{
+    private const int Sockets = 0;
+    private const int AllRooms = 1;
+    private const int RemoteJoin = 2;
+    private const int RemoteLeave = 3;
+    private const int RemoteDisconnect = 4;
+    private const int RemoteFetch = 5;
+    private const int BroadcastWithAck = 7;
+    private const int BroadcastClientCount = 8;
+    private const int BroadcastAck = 9;
+
+    private readonly SocketIONamespace _ns;
+    private readonly InMemoryAdapter _local;
+    private readonly RedisConnection _redis;
+    private readonly ILogger _logger;
+    private readonly string _uid = RandomId();
+    private readonly string _channel;
+    private readonly RedisChannel _requestChannel;
+    private readonly RedisChannel _responseChannel;
+    private readonly ConcurrentDictionary<string, PendingFetch> _fetches = new(StringComparer.Ordinal);
+
+    public RedisAdapter(SocketIONamespace ns, RedisConnection redis, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(ns);
+        ArgumentNullException.ThrowIfNull(redis);
+        _ns = ns;
+        _redis = redis;
+        _logger = logger;
+        _local = new InMemoryAdapter(ns);
+        var prefix = redis.Options.KeyPrefix;
+        _channel = prefix + "#" + ns.Name + "#";
+        _requestChannel = RedisChannel.Literal(prefix + "-request#" + ns.Name + "#");
+        _responseChannel = RedisChannel.Literal(prefix + "-response#" + ns.Name + "#");
+        var subscriber = redis.Multiplexer.GetSubscriber();
+        subscriber.Subscribe(RedisChannel.Pattern(_channel + "*"), (channel, message) => OnBroadcast(channel!, message));
+        subscriber.Subscribe(_requestChannel, (_, message) => OnRequest(message));
+        subscriber.Subscribe(_responseChannel, (_, message) => OnResponse(message));
+        // Peers configured with publishOnSpecificResponseChannel answer on a channel of our own.
+        subscriber.Subscribe(RedisChannel.Literal(prefix + "-response#" + ns.Name + "#" + _uid + "#"), (_, message) => OnResponse(message));
+    }
+
+    /// <summary>uid2-style id: 6 characters from [A-Za-z0-9], like Node's adapter.</summary>
+    private static string RandomId()
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        Span<char> id = stackalloc char[12];
+        for (var i = 0; i < id.Length; i++)
+        {
+            id[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
+        }
+        return new string(id);
+    }
+
+    private ISubscriber Publisher => _redis.Multiplexer.GetSubscriber();
+
+    // ---- local membership: the in-memory adapter ----
+
+    public ValueTask AddAllAsync(string socketId, IReadOnlyCollection<string> rooms) => _local.AddAllAsync(socketId, rooms);
+
+    public ValueTask DelAsync(string socketId, string room) => _local.DelAsync(socketId, room);
+
+    public ValueTask DelAllAsync(string socketId) => _local.DelAllAsync(socketId);
+
+    public IReadOnlySet<string> SocketRooms(string socketId) => _local.SocketRooms(socketId);
+
+    // ---- broadcasts ----
+
+    public async ValueTask BroadcastAsync(SocketIOPacket packet, BroadcastOptions options)
+    {
+        if (!options.Local)
+        {
+            var channel = options.Rooms.Count == 1 ? _channel + options.Rooms.First() + "#" : _channel;
+            await PublishAsync(RedisChannel.Literal(channel), EncodeBroadcast(packet, options)).ConfigureAwait(false);
+        }
+        await _local.BroadcastAsync(packet, options).ConfigureAwait(false);
+    }
+
+    /// <summary>Acks from many are collected on this node only (cross-node acks are not carried yet).</summary>
+    public ValueTask BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack) =>
+        _local.BroadcastWithAckAsync(packet, options, clientCount, ack);
+
+    private byte[] EncodeBroadcast(SocketIOPacket packet, BroadcastOptions options)
+    {
+        var content = SocketIOPacketContent.From(packet);
+        var buffer = new ArrayBufferWriter<byte>(256);
+        var writer = new MessagePackWriter(buffer);
+        writer.WriteArrayHeader(3);
+        writer.Write(_uid);
+        var hasData = content.Data.ValueKind != JsonValueKind.Undefined;
+        writer.WriteMapHeader(hasData ? 3 : 2);
+        writer.Write("type");
+        writer.Write(content.Type);
+        if (hasData)
+        {
+            writer.Write("data");
+            MsgPackJson.Write(ref writer, content.Data, content.Attachments);
+        }
+        writer.Write("nsp");
+        writer.Write(content.Namespace);
+        writer.WriteMapHeader(3);
+        writer.Write("rooms");
+        WriteStrings(ref writer, options.Rooms);
+        writer.Write("except");
+        WriteStrings(ref writer, options.Except);
+        writer.Write("flags");
+        writer.WriteMapHeader(options.Volatile ? 1 : 0);
+        if (options.Volatile)
+        {
+            writer.Write("volatile");
+            writer.Write(true);
+        }
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteStrings(ref MessagePackWriter writer, IReadOnlySet<string> values)
+    {
+        writer.WriteArrayHeader(values.Count);
+        foreach (var value in values)
+        {
+            writer.Write(value);
+        }
+    }
+
+    private void OnBroadcast(RedisChannel channel, RedisValue message)
+    {
+        try
+        {
+            var name = channel.ToString();
+            if (!name.StartsWith(_channel, StringComparison.Ordinal))
+            {
+                return;
+            }
+            // A message for one room is only worth decoding if a local socket is in it.
+            var room = name.Length > _channel.Length ? name[_channel.Length..^1] : string.Empty;
+            if (room.Length > 0 && !_local.HasRoom(room))
+            {
+                return;
+            }
+            var bytes = (ReadOnlyMemory<byte>)message;
+            var reader = new MessagePackReader(bytes);
+            if (reader.ReadArrayHeader() < 3 || reader.ReadString() == _uid)
+            {
+                return;
+            }
+            var attachments = new List<byte[]>();
+            var packet = MsgPackJson.ReadElement(ref reader, attachments);
+            var opts = MsgPackJson.ReadElement(ref reader, []);
+            var nsp = packet.TryGetProperty("nsp", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "/";
+            if (nsp != _ns.Name)
+            {
+                return;
+            }
+            var type = packet.TryGetProperty("type", out var t) && t.TryGetInt32(out var value) ? value : 2;
+            var id = packet.TryGetProperty("id", out var i) && i.TryGetInt64(out var ackId) ? ackId : -1;
+            packet.TryGetProperty("data", out var data);
+            var local = new SocketIOPacketContent(type, nsp, data, attachments, id).ToPacket();
+            var options = new BroadcastOptions
+            {
+                Rooms = Strings(opts, "rooms"),
+                Except = Strings(opts, "except"),
+                Volatile = opts.TryGetProperty("flags", out var flags) && flags.ValueKind == JsonValueKind.Object
+                    && flags.TryGetProperty("volatile", out var v) && v.ValueKind == JsonValueKind.True,
+            };
+            _ = _local.BroadcastAsync(local, options);
+        }
+        catch (Exception ex) when (ex is MessagePackSerializationException or JsonException or InvalidOperationException or ArgumentException or EndOfStreamException)
+        {
+            Log.MalformedMessage(_logger, _channel, ex.GetType().Name);
+        }
+    }
+
+    private static HashSet<string> Strings(JsonElement element, string name)
+    {
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var array) && array.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in array.EnumerateArray())
+            {
+                if (item.ValueKind == JsonValueKind.String)
+                {
+                    set.Add(item.GetString()!);
+                }
+                else if (item.ValueKind == JsonValueKind.Number)
+                {
+                    set.Add(item.GetRawText());
+                }
+            }
+        }
+        return set;
+    }
+
+    // ---- requests to other nodes ----
+
+    private static object Opts(BroadcastOptions options) => new { rooms = options.Rooms.ToArray(), except = options.Except.ToArray() };
+
+    public async ValueTask AddSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms)
+    {
+        if (!options.Local)
+        {
+            await PublishJsonAsync(new { uid = _uid, type = RemoteJoin, opts = Opts(options), rooms }).ConfigureAwait(false);
+        }
+        await _local.AddSocketsAsync(options, rooms).ConfigureAwait(false);
+    }
+
+    public async ValueTask DelSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms)
+    {
+        if (!options.Local)
+        {
+            await PublishJsonAsync(new { uid = _uid, type = RemoteLeave, opts = Opts(options), rooms }).ConfigureAwait(false);
+        }
+        await _local.DelSocketsAsync(options, rooms).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisconnectSocketsAsync(BroadcastOptions options, bool close)
+    {
+        if (!options.Local)
+        {
+            await PublishJsonAsync(new { uid = _uid, type = RemoteDisconnect, opts = Opts(options), close }).ConfigureAwait(false);
+        }
+        await _local.DisconnectSocketsAsync(options, close).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync(BroadcastOptions options)
+    {
+        var local = await _local.FetchSocketsAsync(options).ConfigureAwait(false);
+        if (options.Local || !_redis.IsConnected)
+        {
+            return local;
+        }
+        long servers;
+        try
+        {
+            servers = await ServerCountAsync().ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            Log.RedisFailed(_logger, ex);
+            return local;
+        }
+        if (servers <= 1)
+        {
+            return local;
+        }
+        var requestId = RandomId();
+        var pending = new PendingFetch((int)servers - 1);
+        _fetches[requestId] = pending;
+        try
+        {
+            await PublishJsonAsync(new { uid = _uid, requestId, type = RemoteFetch, opts = Opts(options) }).ConfigureAwait(false);
+            await pending.Done.Task.WaitAsync(_redis.Options.RequestsTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"Timeout reached while waiting for fetchSockets responses ({pending.Received} of {pending.Expected} nodes answered).");
+        }
+        finally
+        {
+            _fetches.TryRemove(requestId, out _);
+        }
+        var all = new List<SocketIORemoteSocket>(local);
+        lock (pending)
+        {
+            all.AddRange(pending.Sockets);
+        }
+        return all;
+    }
+
+    private async Task<long> ServerCountAsync()
+    {
+        var result = await _redis.Multiplexer.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", _requestChannel.ToString()).ConfigureAwait(false);
+        var pairs = (RedisResult[])result!;
+        return pairs.Length >= 2 ? (long)pairs[1] : 0;
+    }
+
+    private sealed class PendingFetch(int expected)
+    {
+        public int Expected { get; } = expected;
+        public int Received { get; set; }
+        public List<SocketIORemoteSocket> Sockets { get; } = [];
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private Task PublishJsonAsync(object request) => PublishAsync(_requestChannel, JsonSerializer.SerializeToUtf8Bytes(request));
+
+    private async Task PublishAsync(RedisChannel channel, byte[] message)
+    {
+        if (!_redis.IsConnected)
+        {
+            // Redis is away: this node keeps serving its own clients; other nodes miss this one (logged once per outage).
+            _redis.ReportSkipped();
+            return;
+        }
+        try
+        {
+            await Publisher.PublishAsync(channel, message).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            Log.RedisFailed(_logger, ex);
+        }
+    }
+
+    private void OnRequest(RedisValue message)
+    {
+        try
+        {
+            var bytes = (byte[])message!;
+            if (bytes.Length == 0)
+            {
+                return;
+            }
+            if (bytes[0] != (byte)'{')
+            {
+                // msgpack on the request channel: a broadcast expecting acks (type 7).
+                OnBroadcastWithAck(bytes);
+                return;
+            }
+            using var document = JsonDocument.Parse(bytes);
+            var request = document.RootElement;
+            if (request.TryGetProperty("uid", out var uid) && uid.GetString() == _uid)
+            {
+                return;
+            }
+            var type = request.GetProperty("type").GetInt32();
+            var options = new BroadcastOptions
+            {
+                Rooms = request.TryGetProperty("opts", out var opts) ? Strings(opts, "rooms") : [],
+                Except = opts.ValueKind == JsonValueKind.Object ? Strings(opts, "except") : [],
+                Local = true,
+            };
+            switch (type)
+            {
+                case RemoteJoin when opts.ValueKind == JsonValueKind.Object:
+                    _ = _local.AddSocketsAsync(options, Strings(request, "rooms"));
+                    break;
+                case RemoteLeave when opts.ValueKind == JsonValueKind.Object:
+                    _ = _local.DelSocketsAsync(options, Strings(request, "rooms"));
+                    break;
+                case RemoteDisconnect when opts.ValueKind == JsonValueKind.Object:
+                    _ = _local.DisconnectSocketsAsync(options, request.TryGetProperty("close", out var close) && close.ValueKind == JsonValueKind.True);
+                    break;
+                case RemoteFetch:
+                    _ = AnswerFetchAsync(request.GetProperty("requestId").GetString()!, options);
+                    break;
+                case Sockets:
+                    _ = AnswerSocketsAsync(request.GetProperty("requestId").GetString()!, Strings(request, "rooms"));
+                    break;
+                case AllRooms:
+                    _ = PublishAsync(_responseChannel, JsonSerializer.SerializeToUtf8Bytes(new { requestId = request.GetProperty("requestId").GetString(), rooms = _local.AllRooms() }));
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            Log.MalformedMessage(_logger, _requestChannel.ToString(), ex.GetType().Name);
+        }
+    }
+
+    private async Task AnswerSocketsAsync(string requestId, HashSet<string> rooms)
+    {
+        var sockets = await _local.FetchSocketsAsync(new BroadcastOptions { Rooms = rooms, Local = true }).ConfigureAwait(false);
+        await PublishAsync(_responseChannel, JsonSerializer.SerializeToUtf8Bytes(new { requestId, sockets = sockets.Select(s => s.Id).ToArray() })).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Another node broadcasts expecting acks: deliver to local sockets with an ack id of ours, tell how many
+    /// were reached (even 0: the sender waits for every node's count), and forward each client's first ack argument.
+    /// </summary>
+    private void OnBroadcastWithAck(byte[] bytes)
+    {
+        var reader = new MessagePackReader(bytes);
+        var attachments = new List<byte[]>();
+        var request = MsgPackJson.ReadElement(ref reader, attachments);
+        if (!request.TryGetProperty("type", out var type) || !type.TryGetInt32(out var kind) || kind != BroadcastWithAck
+            || !request.TryGetProperty("requestId", out var id) || id.GetString() is not { } requestId
+            || !request.TryGetProperty("packet", out var packet))
+        {
+            return;
+        }
+        if (request.TryGetProperty("uid", out var uid) && uid.GetString() == _uid)
+        {
+            return;
+        }
+        var nsp = packet.TryGetProperty("nsp", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "/";
+        if (nsp != _ns.Name)
+        {
+            return;
+        }
+        packet.TryGetProperty("data", out var data);
+        var ackId = _ns.NextAckId();
+        var local = new SocketIOPacketContent(2, nsp, data, attachments, ackId).ToPacket();
+        request.TryGetProperty("opts", out var opts);
+        var options = new BroadcastOptions { Rooms = Strings(opts, "rooms"), Except = Strings(opts, "except"), Local = true };
+        _ = _local.BroadcastWithAckAsync(local, options,
+            count => _ = PublishAsync(_responseChannel, JsonSerializer.SerializeToUtf8Bytes(new { type = BroadcastClientCount, requestId, clientCount = count })),
+            args => _ = PublishAsync(_responseChannel, EncodeAck(requestId, args)));
+    }
+
+    private static byte[] EncodeAck(string requestId, SocketIOArgs args)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        var writer = new MessagePackWriter(buffer);
+        writer.WriteMapHeader(3);
+        writer.Write("type");
+        writer.Write(BroadcastAck);
+        writer.Write("requestId");
+        writer.Write(requestId);
+        writer.Write("packet");
+        if (args.Count > 0)
+        {
+            MsgPackJson.Write(ref writer, args[0], args.Buffers);
+        }
+        else
+        {
+            writer.WriteNil();
+        }
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private async Task AnswerFetchAsync(string requestId, BroadcastOptions options)
+    {
+        var sockets = await _local.FetchSocketsAsync(options).ConfigureAwait(false);
+        var response = new
+        {
+            requestId,
+            sockets = sockets.Select(s => new
+            {
+                id = s.Id,
+                handshake = s.Local is { } local ? Handshake(local.Handshake) : null,
+                rooms = s.Rooms.ToArray(),
+                data = s.Data,
+            }).ToArray(),
+        };
+        await PublishAsync(_responseChannel, JsonSerializer.SerializeToUtf8Bytes(response, _ns.Server.Options.SerializerOptions)).ConfigureAwait(false);
+    }
+
+    /// <summary>The handshake as Node describes it to other nodes (no query string: it may carry a token).</summary>
+    private static object Handshake(SocketIOHandshake handshake) => new
+    {
+        headers = handshake.Headers.Where(h => !h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase) && !h.Key.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
+            .ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()),
+        time = handshake.Time.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        address = handshake.Address?.ToString(),
+        xdomain = handshake.Headers.ContainsKey("Origin"),
+        secure = handshake.Secure,
+        issued = handshake.Time.ToUnixTimeMilliseconds(),
+        url = handshake.Url,
+        query = new Dictionary<string, string>(),
+        auth = new Dictionary<string, string>(),
+    };
+
+    private void OnResponse(RedisValue message)
+    {
+        try
+        {
+            var bytes = (byte[])message!;
+            if (bytes.Length == 0 || bytes[0] != (byte)'{')
+            {
+                return;
+            }
+            using var document = JsonDocument.Parse(bytes);
+            var response = document.RootElement;
+            if (!response.TryGetProperty("requestId", out var id) || id.GetString() is not { } requestId
+                || !_fetches.TryGetValue(requestId, out var pending)
+                || !response.TryGetProperty("sockets", out var sockets) || sockets.ValueKind != JsonValueKind.Array)
+            {
+                return;
+            }
+            lock (pending)
+            {
+                foreach (var socket in sockets.EnumerateArray())
+                {
+                    var data = new Dictionary<string, object?>(StringComparer.Ordinal);
+                    if (socket.TryGetProperty("data", out var d) && d.ValueKind == JsonValueKind.Object)
+                    {
+                        foreach (var property in d.EnumerateObject())
+                        {
+                            data[property.Name] = property.Value.Clone();
+                        }
+                    }
+                    pending.Sockets.Add(new SocketIORemoteSocket(
+                        _ns,
+                        socket.GetProperty("id").GetString()!,
+                        Strings(socket, "rooms"),
+                        data,
+                        socket.TryGetProperty("handshake", out var h) ? h.Clone() : default));
+                }
+                pending.Received++;
+                if (pending.Received >= pending.Expected)
+                {
+                    pending.Done.TrySetResult();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            Log.MalformedMessage(_logger, _responseChannel.ToString(), ex.GetType().Name);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(401, LogLevel.Debug, "Ignoring a malformed message on {Channel} ({Error}).")]
+        public static partial void MalformedMessage(ILogger logger, string channel, string error);
+
+        [LoggerMessage(402, LogLevel.Warning, "A Redis operation failed; this node keeps serving its own clients.")]
+        public static partial void RedisFailed(ILogger logger, Exception exception);
+    }
+}

@@ -1,0 +1,145 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Tessera.Server.Tests;
+
+/// <summary>Several server processes sharing a real Redis and a data directory (CONTRACT §2 cluster mode).</summary>
+public class ClusterTests
+{
+    private const string Password = "correct horse battery";
+
+    private static Task<ServerProcess> NodeAsync(RedisServer redis, string data) =>
+        ServerProcess.StartAsync(data, extra: ["--Tessera:Redis:Configuration=" + redis.Configuration]);
+
+    private static async Task<(string Id, string Token)> SignUpAsync(ServerProcess server, string username)
+    {
+        using var register = await server.PostJsonAsync("/auth/register", new { username, password = Password });
+        Assert.Equal(HttpStatusCode.Created, register.StatusCode);
+        var id = (await register.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        var (token, _) = await server.LoginAsync(username, Password);
+        return (id, token);
+    }
+
+    private static async Task<RawClient> ConnectAsync(ServerProcess server, string token)
+    {
+        var client = await RawClient.ConnectAsync(server.BaseUrl);
+        await client.SendAsync("40" + JsonSerializer.Serialize(new { token }));
+        Assert.StartsWith("40{", await client.NextTextAsync());
+        return client;
+    }
+
+    private static async Task<string> JoinAsync(RawClient client, string room)
+    {
+        await client.SendAsync($"421[\"chat:join\",{{\"room\":\"{room}\"}}]");
+        var ack = await client.NextTextAsync();
+        Assert.StartsWith("431[{\"ok\":true", ack);
+        return ack;
+    }
+
+    [Fact]
+    public async Task Two_nodes_share_rooms_members_presence_messages_and_revocation()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var data = ServerProcess.NewDataDirectory();
+        await using var a = await NodeAsync(redis, data);
+        await using var b = await NodeAsync(redis, data);
+        var (aliceId, aliceToken) = await SignUpAsync(a, "alice");
+        var (bobId, bobToken) = await SignUpAsync(b, "bob");
+
+        using var alice = await ConnectAsync(a, aliceToken);
+        using var bob = await ConnectAsync(b, bobToken);
+        await JoinAsync(alice, "lobby");
+        var bobJoin = await JoinAsync(bob, "lobby");
+        // FetchSocketsAsync reached node A: alice is listed on node B.
+        Assert.Contains($"\"sub\":\"{aliceId}\"", bobJoin);
+        Assert.Equal($"42[\"presence\",{{\"room\":\"lobby\",\"joined\":{{\"sub\":\"{bobId}\",\"name\":\"bob\"}}}}]", await alice.NextTextAsync());
+
+        await alice.SendAsync("422[\"chat:message\",{\"room\":\"lobby\",\"text\":\"across nodes\"}]");
+        var received = await bob.NextTextAsync();
+        Assert.Contains("\"text\":\"across nodes\"", received);
+        Assert.Contains("\"name\":\"alice\"", received);
+
+        // logout-all on node A reaches alice's socket on node B.
+        using var aliceOnB = await ConnectAsync(b, aliceToken);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using (var logout = await a.PostJsonAsync("/auth/logout-all", null, bearer: aliceToken))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        }
+        Assert.Equal("42[\"auth:revoked\",{\"code\":\"token_revoked\"}]", await aliceOnB.NextTextAsync());
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(1), $"revoked after {started.Elapsed}");
+        Assert.Equal("41", await aliceOnB.NextTextAsync());
+    }
+
+    [Fact]
+    public async Task A_node_socket_io_server_with_the_redis_adapter_interoperates()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var tessera = await NodeAsync(redis, ServerProcess.NewDataDirectory());
+        var (_, token) = await SignUpAsync(tessera, "mixed");
+        var summary = await NodeInterop.RunAsync("redis-node.mjs", redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), tessera.BaseUrl, token);
+        Assert.True(summary.GetProperty("ok").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Redis_outage_keeps_local_delivery_reports_unhealthy_and_cross_node_delivery_resumes()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var data = ServerProcess.NewDataDirectory();
+        await using var a = await NodeAsync(redis, data);
+        await using var b = await NodeAsync(redis, data);
+        var (_, aliceToken) = await SignUpAsync(a, "alice");
+        var (_, carolToken) = await SignUpAsync(a, "carol");
+        var (_, bobToken) = await SignUpAsync(b, "bob");
+        using var alice = await ConnectAsync(a, aliceToken);
+        using var carol = await ConnectAsync(a, carolToken);
+        using var bob = await ConnectAsync(b, bobToken);
+        await JoinAsync(alice, "lobby");
+        await JoinAsync(carol, "lobby");
+        Assert.Contains("\"joined\"", await alice.NextTextAsync()); // carol
+        await JoinAsync(bob, "lobby");
+        Assert.Contains("\"joined\"", await alice.NextTextAsync()); // bob, from the other node
+        Assert.Contains("\"joined\"", await carol.NextTextAsync());
+
+        await redis.KillAsync();
+        await WaitForHealthAsync(a, HttpStatusCode.ServiceUnavailable);
+        // Local delivery never stops.
+        await alice.SendAsync("422[\"chat:message\",{\"room\":\"lobby\",\"text\":\"during the outage\"}]");
+        Assert.Contains("during the outage", await carol.NextTextAsync());
+
+        await redis.RestartAsync();
+        await WaitForHealthAsync(a, HttpStatusCode.OK);
+        await WaitForHealthAsync(b, HttpStatusCode.OK);
+        // Cross-node delivery resumes once both nodes have resubscribed: keep sending (bounded, paced) until
+        // bob's next message arrives.
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var sender = Task.Run(async () =>
+        {
+            for (var attempt = 0; attempt < 40 && !stop.IsCancellationRequested; attempt++)
+            {
+                await alice.SendAsync($"423[\"chat:message\",{{\"room\":\"lobby\",\"text\":\"after {attempt}\"}}]");
+                await Task.Delay(250, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        });
+        var seen = await bob.NextTextAsync();
+        await stop.CancelAsync();
+        await sender;
+        Assert.Contains("\"text\":\"after", seen);
+    }
+
+    private static async Task WaitForHealthAsync(ServerProcess server, HttpStatusCode expected)
+    {
+        // Health is a state, not an event: poll it, bounded.
+        for (var i = 0; i < 100; i++)
+        {
+            using var response = await server.Http.GetAsync("/healthz");
+            if (response.StatusCode == expected)
+            {
+                return;
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail($"/healthz never answered {expected}");
+    }
+}
