@@ -26,6 +26,7 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
     private const int RemoteLeave = 3;
     private const int RemoteDisconnect = 4;
     private const int RemoteFetch = 5;
+    private const int ServerSideEmit = 6;
     private const int BroadcastWithAck = 7;
     private const int BroadcastClientCount = 8;
     private const int BroadcastAck = 9;
@@ -39,6 +40,7 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
     private readonly RedisChannel _requestChannel;
     private readonly RedisChannel _responseChannel;
     private readonly ConcurrentDictionary<string, PendingFetch> _fetches = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Action<int> ClientCount, Action<SocketIOArgs> Ack)> _ackRequests = new(StringComparer.Ordinal);
 
     public RedisAdapter(SocketIONamespace ns, RedisConnection redis, ILogger logger)
     {
@@ -96,9 +98,79 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
         await _local.BroadcastAsync(packet, options).ConfigureAwait(false);
     }
 
-    /// <summary>Acks from many are collected on this node only (cross-node acks are not carried yet).</summary>
-    public ValueTask BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack) =>
-        _local.BroadcastWithAckAsync(packet, options, clientCount, ack);
+    /// <summary>
+    /// Broadcast expecting acks on every node: a msgpack request (type 7); each other node answers with its client
+    /// count (type 8) and forwards each client's first ack argument (type 9), as Node's adapter does.
+    /// </summary>
+    public async ValueTask<int> BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack)
+    {
+        var reports = 0;
+        if (!options.Local && _redis.IsConnected)
+        {
+            long servers = 0;
+            try
+            {
+                servers = await ServerCountAsync().ConfigureAwait(false);
+            }
+            catch (RedisException ex)
+            {
+                Log.RedisFailed(_logger, ex);
+            }
+            if (servers > 1)
+            {
+                var requestId = RandomId();
+                _ackRequests[requestId] = (clientCount, ack);
+                // Responses stop mattering after the sender's timeout: forget the request then.
+                var timeout = options.AckTimeout ?? _ns.Server.Options.AckTimeout;
+                _ = Task.Delay(timeout).ContinueWith(_ => _ackRequests.TryRemove(requestId, out var _), TaskScheduler.Default);
+                await PublishAsync(_requestChannel, EncodeBroadcastWithAck(requestId, packet, options, timeout)).ConfigureAwait(false);
+                reports += (int)servers - 1;
+            }
+        }
+        return reports + await _local.BroadcastWithAckAsync(packet, options, clientCount, ack).ConfigureAwait(false);
+    }
+
+    private byte[] EncodeBroadcastWithAck(string requestId, SocketIOPacket packet, BroadcastOptions options, TimeSpan timeout)
+    {
+        var content = SocketIOPacketContent.From(packet);
+        var buffer = new ArrayBufferWriter<byte>(256);
+        var writer = new MessagePackWriter(buffer);
+        writer.WriteMapHeader(5);
+        writer.Write("uid");
+        writer.Write(_uid);
+        writer.Write("requestId");
+        writer.Write(requestId);
+        writer.Write("type");
+        writer.Write(BroadcastWithAck);
+        writer.Write("packet");
+        // No id: each receiving node numbers the acks of its own sockets.
+        writer.WriteMapHeader(3);
+        writer.Write("type");
+        writer.Write(2);
+        writer.Write("data");
+        MsgPackJson.Write(ref writer, content.Data, content.Attachments);
+        writer.Write("nsp");
+        writer.Write(content.Namespace);
+        writer.Write("opts");
+        writer.WriteMapHeader(3);
+        writer.Write("rooms");
+        WriteStrings(ref writer, options.Rooms);
+        writer.Write("except");
+        WriteStrings(ref writer, options.Except);
+        writer.Write("flags");
+        writer.WriteMapHeader(1);
+        writer.Write("timeout");
+        writer.Write((long)timeout.TotalMilliseconds);
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public async ValueTask ServerSideEmitAsync(string eventName, SocketIOValue[] args)
+    {
+        var data = new List<object?> { eventName };
+        data.AddRange(args.Select(a => (object?)a.Element));
+        await PublishJsonAsync(new { uid = _uid, type = ServerSideEmit, data }).ConfigureAwait(false);
+    }
 
     private byte[] EncodeBroadcast(SocketIOPacket packet, BroadcastOptions options)
     {
@@ -367,6 +439,9 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
                 case Sockets:
                     _ = AnswerSocketsAsync(request.GetProperty("requestId").GetString()!, Strings(request, "rooms"));
                     break;
+                case ServerSideEmit:
+                    OnServerSideEmit(request);
+                    break;
                 case AllRooms:
                     _ = PublishAsync(_responseChannel, JsonSerializer.SerializeToUtf8Bytes(new { requestId = request.GetProperty("requestId").GetString(), rooms = _local.AllRooms() }));
                     break;
@@ -376,6 +451,24 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
         {
             Log.MalformedMessage(_logger, _requestChannel.ToString(), ex.GetType().Name);
         }
+    }
+
+    private void OnServerSideEmit(JsonElement request)
+    {
+        if (!request.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array || data.GetArrayLength() == 0
+            || data[0].ValueKind != JsonValueKind.String)
+        {
+            return;
+        }
+        var eventName = data[0].GetString()!;
+        var args = JsonDocument.Parse("[" + string.Join(",", data.EnumerateArray().Skip(1).Select(a => a.GetRawText())) + "]").RootElement;
+        Action<object?>? ack = null;
+        if (request.TryGetProperty("requestId", out var id) && id.GetString() is { } requestId)
+        {
+            ack = value => _ = PublishAsync(_responseChannel, JsonSerializer.SerializeToUtf8Bytes(
+                new { type = ServerSideEmit, requestId, data = value }, _ns.Server.Options.SerializerOptions));
+        }
+        _ns.DispatchServerSideEmit(eventName, args, ack);
     }
 
     private async Task AnswerSocketsAsync(string requestId, HashSet<string> rooms)
@@ -477,12 +570,27 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
         try
         {
             var bytes = (byte[])message!;
-            if (bytes.Length == 0 || bytes[0] != (byte)'{')
+            if (bytes.Length == 0)
             {
+                return;
+            }
+            if (bytes[0] != (byte)'{')
+            {
+                OnAckResponse(bytes);
                 return;
             }
             using var document = JsonDocument.Parse(bytes);
             var response = document.RootElement;
+            if (response.TryGetProperty("type", out var kind) && kind.TryGetInt32(out var responseType) && responseType == BroadcastClientCount)
+            {
+                if (response.TryGetProperty("requestId", out var rid) && rid.GetString() is { } countFor
+                    && _ackRequests.TryGetValue(countFor, out var request)
+                    && response.TryGetProperty("clientCount", out var count) && count.TryGetInt32(out var clients))
+                {
+                    request.ClientCount(clients);
+                }
+                return;
+            }
             if (!response.TryGetProperty("requestId", out var id) || id.GetString() is not { } requestId
                 || !_fetches.TryGetValue(requestId, out var pending)
                 || !response.TryGetProperty("sockets", out var sockets) || sockets.ValueKind != JsonValueKind.Array)
@@ -519,6 +627,23 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
         {
             Log.MalformedMessage(_logger, _responseChannel.ToString(), ex.GetType().Name);
         }
+    }
+
+    /// <summary>A client on another node acknowledged our broadcast (msgpack type 9, its first ack argument).</summary>
+    private void OnAckResponse(byte[] bytes)
+    {
+        var reader = new MessagePackReader(bytes);
+        var attachments = new List<byte[]>();
+        var response = MsgPackJson.ReadElement(ref reader, attachments);
+        if (!response.TryGetProperty("type", out var type) || !type.TryGetInt32(out var kind) || kind != BroadcastAck
+            || !response.TryGetProperty("requestId", out var id) || id.GetString() is not { } requestId
+            || !_ackRequests.TryGetValue(requestId, out var request))
+        {
+            return;
+        }
+        response.TryGetProperty("packet", out var packet);
+        var array = JsonDocument.Parse("[" + (packet.ValueKind == JsonValueKind.Undefined ? "null" : packet.GetRawText()) + "]").RootElement;
+        request.Ack(SocketIOArgs.Create(array, attachments, _ns.Server.Options.SerializerOptions));
     }
 
     private static partial class Log

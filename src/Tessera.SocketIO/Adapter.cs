@@ -3,7 +3,7 @@ using Tessera.SocketIO.Internal.Parser;
 namespace Tessera.SocketIO;
 
 /// <summary>Who a broadcast reaches: sockets in any of <see cref="Rooms"/> (all if empty), minus those in <see cref="Except"/>.</summary>
-public sealed class BroadcastOptions
+public sealed record BroadcastOptions
 {
     private static readonly HashSet<string> None = [];
 
@@ -16,6 +16,9 @@ public sealed class BroadcastOptions
 
     /// <summary>This node only (cluster adapters do not forward it).</summary>
     public bool Local { get; init; }
+
+    /// <summary>For broadcasts expecting acks: how long the sender waits (other nodes forget the request after it).</summary>
+    public TimeSpan? AckTimeout { get; init; }
 }
 
 /// <summary>A packet encoded once for all recipients of a broadcast.</summary>
@@ -52,9 +55,13 @@ public interface ISocketIOAdapter
 
     /// <summary>
     /// Broadcasts a packet that expects acks: <paramref name="clientCount"/> is told how many sockets were reached
-    /// (called once per node), <paramref name="ack"/> receives each response.
+    /// (called once per node), <paramref name="ack"/> receives each response. Returns how many nodes will call
+    /// <paramref name="clientCount"/> (1 on a single node).
     /// </summary>
-    ValueTask BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack);
+    ValueTask<int> BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack);
+
+    /// <summary>Sends an event to the other nodes' server-side handlers (Node's <c>serverSideEmit</c>); no-op alone.</summary>
+    ValueTask ServerSideEmitAsync(string eventName, SocketIOValue[] args);
 
     ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync(BroadcastOptions options);
 

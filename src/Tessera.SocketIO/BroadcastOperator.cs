@@ -72,32 +72,32 @@ public sealed class BroadcastOperator
     {
         var timeout = _timeout ?? _ns.Server.Options.AckTimeout;
         var responses = new List<SocketIOArgs>();
-        var expected = 0;
-        var pendingCounts = 0;
+        var expectedClients = 0;
+        var receivedReports = 0;
+        var expectedReports = -1; // unknown until every adapter has said how many nodes will report
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sync = new Lock();
 
         void Check()
         {
-            if (pendingCounts == 0 && responses.Count >= expected)
+            if (expectedReports >= 0 && receivedReports >= expectedReports && responses.Count >= expectedClients)
             {
                 done.TrySetResult();
             }
         }
 
-        var namespaces = Targets.ToArray();
-        pendingCounts = namespaces.Length;
-        foreach (var ns in namespaces)
+        var reports = 0;
+        foreach (var ns in Targets.ToArray())
         {
             var id = ns.NextAckId();
             var packet = new SocketIOPacket(PacketWriter.Event(ns, eventName, args, id), id);
-            await ns.Adapter.BroadcastWithAckAsync(packet, Options,
+            reports += await ns.Adapter.BroadcastWithAckAsync(packet, Options with { AckTimeout = timeout },
                 count =>
                 {
                     lock (sync)
                     {
-                        expected += count;
-                        pendingCounts--;
+                        expectedClients += count;
+                        receivedReports++;
                         Check();
                     }
                 },
@@ -112,6 +112,7 @@ public sealed class BroadcastOperator
         }
         lock (sync)
         {
+            expectedReports = reports;
             Check();
         }
         try
@@ -122,7 +123,7 @@ public sealed class BroadcastOperator
         {
             lock (sync)
             {
-                throw new SocketIOAckTimeoutException([.. responses], expected);
+                throw new SocketIOAckTimeoutException([.. responses], expectedClients);
             }
         }
         lock (sync)

@@ -179,7 +179,9 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack)
+    public ValueTask ServerSideEmitAsync(string eventName, SocketIOValue[] args) => ValueTask.CompletedTask;
+
+    public ValueTask<int> BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack)
     {
         var count = 0;
         foreach (var socket in Targets(options))
@@ -201,7 +203,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
             }
         }
         clientCount(count);
-        return ValueTask.CompletedTask;
+        return ValueTask.FromResult(1);
     }
 
     public ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync(BroadcastOptions options)

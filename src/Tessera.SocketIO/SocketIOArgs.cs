@@ -24,6 +24,10 @@ public sealed class SocketIOArgs
         Count = array.ValueKind == JsonValueKind.Array ? Math.Max(0, array.GetArrayLength() - skip) : 0;
     }
 
+    /// <summary>For cluster adapters: arguments received from another node (a JSON array, placeholders for binary).</summary>
+    public static SocketIOArgs Create(JsonElement array, IReadOnlyList<byte[]> buffers, JsonSerializerOptions options) =>
+        new(array, 0, buffers, options);
+
     public int Count { get; }
 
     /// <summary>The raw JSON of argument <paramref name="index"/>; binary arguments appear as placeholders.</summary>

@@ -89,6 +89,50 @@ public sealed class SocketIONamespace
         });
     }
 
+    // ---- server-side events between nodes ----
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<SocketIOServerSideEvent, ValueTask>> _serverSide = new(StringComparer.Ordinal);
+
+    /// <summary>Handles events other nodes send with <see cref="ServerSideEmitAsync"/> (or Node's serverSideEmit).</summary>
+    public SocketIONamespace OnServerSideEmit(string eventName, Func<SocketIOServerSideEvent, ValueTask> handler)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(eventName);
+        _serverSide[eventName] = handler ?? throw new ArgumentNullException(nameof(handler));
+        return this;
+    }
+
+    /// <summary>Sends an event to every other node's server-side handlers (JSON arguments; nothing happens on a single node).</summary>
+    public ValueTask ServerSideEmitAsync(string eventName, params object?[] args)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(eventName);
+        var options = Server.Options.SerializerOptions;
+        var values = args.Select(a => new SocketIOValue(JsonSerializer.SerializeToElement(a, options), [], options)).ToArray();
+        return Adapter.ServerSideEmitAsync(eventName, values);
+    }
+
+    /// <summary>For cluster adapters: runs the handler of a server-side event received from another node.</summary>
+    public void DispatchServerSideEmit(string eventName, JsonElement args, Action<object?>? ack)
+    {
+        if (!_serverSide.TryGetValue(eventName, out var handler))
+        {
+            return;
+        }
+        var e = new SocketIOServerSideEvent(eventName, new SocketIOArgs(args, 0, null, Server.Options.SerializerOptions), ack);
+        _ = RunAsync();
+
+        async Task RunAsync()
+        {
+            try
+            {
+                await handler(e).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                SocketIOServer.Log.HandlerFailed(Server.Logger, eventName, "server-side", ex);
+            }
+        }
+    }
+
     // ---- broadcasting (see BroadcastOperator) ----
 
     public BroadcastOperator To(string room) => new BroadcastOperator(this).To(room);

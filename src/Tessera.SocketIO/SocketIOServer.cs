@@ -122,6 +122,10 @@ public sealed partial class SocketIOServer
 
     public void Emit(string eventName, params object?[] args) => Sockets.Emit(eventName, args);
 
+    public ValueTask ServerSideEmitAsync(string eventName, params object?[] args) => Sockets.ServerSideEmitAsync(eventName, args);
+
+    public SocketIONamespace OnServerSideEmit(string eventName, Func<SocketIOServerSideEvent, ValueTask> handler) => Sockets.OnServerSideEmit(eventName, handler);
+
     public ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync() => Sockets.FetchSocketsAsync();
 
     public ValueTask SocketsJoinAsync(params string[] rooms) => Sockets.SocketsJoinAsync(rooms);

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 
-namespace Tessera.Server.Tests;
+namespace Tessera.Tests.Shared;
 
 /// <summary>A real redis-server (Debian's) on a loopback port, no persistence; can be killed and restarted.</summary>
 public sealed class RedisServer : IAsyncDisposable
@@ -11,11 +13,18 @@ public sealed class RedisServer : IAsyncDisposable
 
     public int Port { get; }
 
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     public string Configuration => $"127.0.0.1:{Port}";
 
     public static async Task<RedisServer> StartAsync()
     {
-        var server = new RedisServer(ServerProcess.FreePort());
+        var server = new RedisServer(FreePort());
         await server.RestartAsync();
         return server;
     }
