@@ -94,7 +94,8 @@ public sealed partial class AccessTokenValidator
         _parameters = new TokenValidationParameters
         {
             ValidateIssuer = _options.Issuer is not null || _metadataAddress is not null,
-            IssuerValidator = ValidateIssuer,
+            // IdentityModel calls a custom issuer validator even when ValidateIssuer is false: set it only when needed.
+            IssuerValidator = _options.Issuer is not null || _metadataAddress is not null ? ValidateIssuer : null,
             ValidateAudience = _options.Audience is not null,
             ValidAudience = _options.Audience,
             ValidateLifetime = true,

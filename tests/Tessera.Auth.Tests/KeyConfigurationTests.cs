@@ -27,6 +27,17 @@ public class KeyConfigurationTests
     }
 
     [Fact]
+    public async Task Without_a_configured_issuer_or_audience_any_or_none_is_accepted()
+    {
+        var options = new JwtAuthenticationOptions();
+        options.AddHmacSecret(Tokens.Secret);
+        options.ValidTokenTypes.Add("JWT");
+        var validator = new AccessTokenValidator(Options.Create(options));
+        Assert.True((await validator.ValidateAsync(Tokens.Create(issuer: null, audience: null, type: "JWT"))).IsValid);
+        Assert.True((await validator.ValidateAsync(Tokens.Create(issuer: "anyone", audience: "anything"))).IsValid);
+    }
+
+    [Fact]
     public void Pem_that_is_not_a_public_key_is_a_clear_configuration_error()
     {
         var options = new JwtAuthenticationOptions();

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+
+namespace Tessera.Server.Tests;
+
+/// <summary>
+/// A few seconds of the load generator against the bench app (CONTRACT §1): benchmarks themselves are not run
+/// in CI, but the tools must work and the app must behave as the contract says.
+/// </summary>
+public class BenchSmokeTests
+{
+    private const string Secret = "bench-smoke-secret-that-is-long-enough!";
+
+    private static string Dll(string name) => Path.Combine(AppContext.BaseDirectory, name + ".dll");
+
+    private static async Task<(Process Server, string Url)> StartBenchServerAsync()
+    {
+        var port = ServerProcess.FreePort();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Dll("BenchServer"));
+        start.Environment["JWT_SECRET"] = Secret;
+        start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var process = Process.Start(start)!;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var url = $"http://127.0.0.1:{port}";
+        using var http = new HttpClient();
+        // Started when /stats answers (bounded polling: the process gives no other signal at this log level).
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var response = await http.GetAsync(url + "/stats");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return (process, url);
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        process.Kill();
+        throw new InvalidOperationException("the bench app did not start");
+    }
+
+    private static async Task<JsonElement> GenerateAsync(string url, int pid, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Dll("Tessera.Bench"), "--url", url, "--secret", Secret, "--pid", pid.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(args))
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(cts.Token);
+        Assert.True(process.ExitCode == 0, await errors + await output);
+        return JsonDocument.Parse((await output).Trim().Split('\n').Last()).RootElement;
+    }
+
+    [Fact]
+    public async Task Load_generator_runs_every_scenario_against_the_bench_app()
+    {
+        var (server, url) = await StartBenchServerAsync();
+        try
+        {
+            foreach (var scenario in new[] { "handshake", "refused", "echo", "broadcast", "idle" })
+            {
+                var result = await GenerateAsync(url, server.Id, "--scenario", scenario, "--seconds", "1", "--connections", scenario is "broadcast" or "idle" ? "50" : "4");
+                Assert.True(result.GetProperty("Operations").GetInt64() > 0, scenario + ": " + result);
+                Assert.Equal(0, result.GetProperty("Errors").GetInt64());
+                Assert.True(result.GetProperty("ServerCpuUsPerOp").GetDouble() >= 0);
+            }
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Bench_app_authenticates_echoes_broadcasts_and_reports_stats_per_contract()
+    {
+        var (server, url) = await StartBenchServerAsync();
+        try
+        {
+            using var missing = await RawClient.ConnectAsync(url);
+            await missing.SendAsync("40");
+            Assert.Equal("44{\"message\":\"Authentication error: Token missing\",\"data\":{\"code\":\"token_missing\",\"retryable\":false}}", await missing.NextTextAsync());
+
+            var token = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+            {
+                Claims = new Dictionary<string, object> { ["sub"] = "42", ["name"] = "Ada" },
+                Expires = DateTime.UtcNow.AddMinutes(5),
+                SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
+                    new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(Secret)), "HS256"),
+                TokenType = "JWT",
+            });
+            using var viaQuery = await RawClient.ConnectAsync(url, "&token=" + token);
+            await viaQuery.SendAsync("40");
+            Assert.StartsWith("40{", await viaQuery.NextTextAsync());
+            await viaQuery.SendAsync("421[\"whoami\"]");
+            Assert.Equal("431[{\"sub\":\"42\",\"name\":\"Ada\"}]", await viaQuery.NextTextAsync());
+            await viaQuery.SendAsync("422[\"echo\",{\"a\":1},2]");
+            Assert.Equal("432[{\"a\":1},2]", await viaQuery.NextTextAsync());
+            await viaQuery.SendAsync("42[\"echo\",\"no ack\"]");
+            Assert.Equal("42[\"echo\",\"no ack\"]", await viaQuery.NextTextAsync());
+            await viaQuery.SendAsync("423[\"broadcast\",\"all\"]");
+            Assert.Equal("42[\"broadcast\",\"all\"]", await viaQuery.NextTextAsync());
+            Assert.Equal("433[{\"ok\":true}]", await viaQuery.NextTextAsync());
+
+            using var http = new HttpClient();
+            var stats = JsonDocument.Parse(await http.GetStringAsync(url + "/stats")).RootElement;
+            Assert.Equal(1, stats.GetProperty("connectedSockets").GetInt32());
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync();
+        }
+    }
+}
