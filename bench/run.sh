@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Benchmarks Tessera's bench app against the tutorial's Node server (bench/reference) on this machine, in one run:
+# each server is started fresh for every scenario, pinned to core 0, with the load generator on core 1; the two
+# servers alternate for ROUNDS rounds; medians and Tessera/Node ratios go to docs/benchmarks.md and a PNG chart.
+#
+#   bash bench/run.sh                 # ROUNDS=3 SECONDS_PER_RUN=10 by default
+#   ROUNDS=1 SECONDS_PER_RUN=3 bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+export JWT_SECRET=${JWT_SECRET:-bench-secret-that-is-long-enough-for-hs256}
+RESULTS=$(mktemp -d)/results.jsonl
+ulimit -n 20000
+
+dotnet build -c Release -nologo -clp:ErrorsOnly samples/BenchServer
+dotnet build -c Release -nologo -clp:ErrorsOnly bench/Tessera.Bench
+(cd bench/reference && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)   # playwright-core, for the chart
+
+PORT=3900
+GENERATOR="taskset -c 1 dotnet bench/Tessera.Bench/bin/Release/net10.0/Tessera.Bench.dll"
+
+start_server() {
+  if [ "$1" = tessera ]; then
+    PORT=$PORT taskset -c 0 dotnet samples/BenchServer/bin/Release/net10.0/BenchServer.dll >/dev/null 2>&1 &
+  else
+    (cd bench/reference && PORT=$PORT exec taskset -c 0 node server.js >/dev/null 2>&1) &
+  fi
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$PORT/stats" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "server $1 did not start" >&2
+  return 1
+}
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+run() { # server scenario connections [extra args]
+  start_server "$1"
+  local pid
+  pid=$(pgrep -P "$SERVER_PID" -f "BenchServer|server.js" || echo "$SERVER_PID")
+  [ -d "/proc/$pid" ] || pid=$SERVER_PID
+  $GENERATOR --url "http://127.0.0.1:$PORT" --scenario "$2" --connections "$3" --seconds "${4:-$SECONDS_PER_RUN}" --pid "$pid" \
+    | sed "s/^{/{\"Server\":\"$1\",\"Label\":\"$5\",/" >> "$RESULTS"
+  stop_server
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  for server in tessera node; do
+    echo "round $round: $server" >&2
+    run "$server" handshake 32 "" handshake
+    run "$server" refused 32 "" refused
+    run "$server" echo 50 "" echo
+    run "$server" broadcast 1000 "" broadcast
+    run "$server" idle 10000 5 idle-10k
+    run "$server" idle 19000 5 idle-19k
+  done
+done
+
+node bench/report.mjs "$RESULTS" "${RESULTS%.jsonl}.md" docs/benchmarks.png
+echo "results: $RESULTS; table: ${RESULTS%.jsonl}.md (paste into docs/benchmarks.md); chart: docs/benchmarks.png" >&2
