@@ -394,22 +394,35 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
         }
     }
 
+    /// <summary>
+    /// Node's adapter tells the two encodings apart by the first byte: JSON starts with '{', anything else is
+    /// msgpack. Returns the JSON document, or null after handing msgpack to <paramref name="onMsgPack"/>.
+    /// </summary>
+    private static JsonDocument? JsonOrMsgPack(RedisValue message, Action<byte[]> onMsgPack)
+    {
+        var bytes = (byte[])message!;
+        if (bytes.Length == 0)
+        {
+            return null;
+        }
+        if (bytes[0] != (byte)'{')
+        {
+            onMsgPack(bytes);
+            return null;
+        }
+        return JsonDocument.Parse(bytes);
+    }
+
     private void OnRequest(RedisValue message)
     {
         try
         {
-            var bytes = (byte[])message!;
-            if (bytes.Length == 0)
+            // msgpack on the request channel: a broadcast expecting acks (type 7).
+            using var document = JsonOrMsgPack(message, OnBroadcastWithAck);
+            if (document is null)
             {
                 return;
             }
-            if (bytes[0] != (byte)'{')
-            {
-                // msgpack on the request channel: a broadcast expecting acks (type 7).
-                OnBroadcastWithAck(bytes);
-                return;
-            }
-            using var document = JsonDocument.Parse(bytes);
             var request = document.RootElement;
             if (request.TryGetProperty("uid", out var uid) && uid.GetString() == _uid)
             {
@@ -569,17 +582,12 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
     {
         try
         {
-            var bytes = (byte[])message!;
-            if (bytes.Length == 0)
+            // msgpack on the response channel: a client's ack of our broadcast (type 9).
+            using var document = JsonOrMsgPack(message, OnAckResponse);
+            if (document is null)
             {
                 return;
             }
-            if (bytes[0] != (byte)'{')
-            {
-                OnAckResponse(bytes);
-                return;
-            }
-            using var document = JsonDocument.Parse(bytes);
             var response = document.RootElement;
             if (response.TryGetProperty("type", out var kind) && kind.TryGetInt32(out var responseType) && responseType == BroadcastClientCount)
             {

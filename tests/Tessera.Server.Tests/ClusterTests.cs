@@ -7,27 +7,8 @@ namespace Tessera.Server.Tests;
 /// <summary>Several server processes sharing a real Redis and a data directory (CONTRACT §2 cluster mode).</summary>
 public class ClusterTests
 {
-    private const string Password = "correct horse battery";
-
     private static Task<ServerProcess> NodeAsync(RedisServer redis, string data) =>
         ServerProcess.StartAsync(data, extra: ["--Tessera:Redis:Configuration=" + redis.Configuration]);
-
-    private static async Task<(string Id, string Token)> SignUpAsync(ServerProcess server, string username)
-    {
-        using var register = await server.PostJsonAsync("/auth/register", new { username, password = Password });
-        Assert.Equal(HttpStatusCode.Created, register.StatusCode);
-        var id = (await register.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-        var (token, _) = await server.LoginAsync(username, Password);
-        return (id, token);
-    }
-
-    private static async Task<RawClient> ConnectAsync(ServerProcess server, string token)
-    {
-        var client = await RawClient.ConnectAsync(server.BaseUrl);
-        await client.SendAsync("40" + JsonSerializer.Serialize(new { token }));
-        Assert.StartsWith("40{", await client.NextTextAsync());
-        return client;
-    }
 
     private static async Task<string> JoinAsync(RawClient client, string room)
     {
@@ -44,11 +25,11 @@ public class ClusterTests
         var data = ServerProcess.NewDataDirectory();
         await using var a = await NodeAsync(redis, data);
         await using var b = await NodeAsync(redis, data);
-        var (aliceId, aliceToken) = await SignUpAsync(a, "alice");
-        var (bobId, bobToken) = await SignUpAsync(b, "bob");
+        var (aliceId, aliceToken) = await ServerClients.SignUpAsync(a, "alice");
+        var (bobId, bobToken) = await ServerClients.SignUpAsync(b, "bob");
 
-        using var alice = await ConnectAsync(a, aliceToken);
-        using var bob = await ConnectAsync(b, bobToken);
+        using var alice = await ServerClients.ConnectAsync(a, aliceToken);
+        using var bob = await ServerClients.ConnectAsync(b, bobToken);
         await JoinAsync(alice, "lobby");
         var bobJoin = await JoinAsync(bob, "lobby");
         // FetchSocketsAsync reached node A: alice is listed on node B.
@@ -61,7 +42,7 @@ public class ClusterTests
         Assert.Contains("\"name\":\"alice\"", received);
 
         // logout-all on node A reaches alice's socket on node B.
-        using var aliceOnB = await ConnectAsync(b, aliceToken);
+        using var aliceOnB = await ServerClients.ConnectAsync(b, aliceToken);
         var started = System.Diagnostics.Stopwatch.StartNew();
         using (var logout = await a.PostJsonAsync("/auth/logout-all", null, bearer: aliceToken))
         {
@@ -77,7 +58,7 @@ public class ClusterTests
     {
         await using var redis = await RedisServer.StartAsync();
         await using var tessera = await NodeAsync(redis, ServerProcess.NewDataDirectory());
-        var (_, token) = await SignUpAsync(tessera, "mixed");
+        var (_, token) = await ServerClients.SignUpAsync(tessera, "mixed");
         var summary = await NodeInterop.RunAsync("redis-node.mjs", redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), tessera.BaseUrl, token);
         Assert.True(summary.GetProperty("ok").GetBoolean());
     }
@@ -89,12 +70,12 @@ public class ClusterTests
         var data = ServerProcess.NewDataDirectory();
         await using var a = await NodeAsync(redis, data);
         await using var b = await NodeAsync(redis, data);
-        var (_, aliceToken) = await SignUpAsync(a, "alice");
-        var (_, carolToken) = await SignUpAsync(a, "carol");
-        var (_, bobToken) = await SignUpAsync(b, "bob");
-        using var alice = await ConnectAsync(a, aliceToken);
-        using var carol = await ConnectAsync(a, carolToken);
-        using var bob = await ConnectAsync(b, bobToken);
+        var (_, aliceToken) = await ServerClients.SignUpAsync(a, "alice");
+        var (_, carolToken) = await ServerClients.SignUpAsync(a, "carol");
+        var (_, bobToken) = await ServerClients.SignUpAsync(b, "bob");
+        using var alice = await ServerClients.ConnectAsync(a, aliceToken);
+        using var carol = await ServerClients.ConnectAsync(a, carolToken);
+        using var bob = await ServerClients.ConnectAsync(b, bobToken);
         await JoinAsync(alice, "lobby");
         await JoinAsync(carol, "lobby");
         Assert.Contains("\"joined\"", await alice.NextTextAsync()); // carol

@@ -7,33 +7,14 @@ namespace Tessera.Server.Tests;
 /// <summary>The demo chat and the operator's view (metrics) of the real server binary.</summary>
 public class DemoTests
 {
-    private const string Password = "correct horse battery";
-
-    private static async Task<(string Id, string Token)> SignUpAsync(ServerProcess server, string username)
-    {
-        using var register = await server.PostJsonAsync("/auth/register", new { username, password = Password });
-        Assert.Equal(HttpStatusCode.Created, register.StatusCode);
-        var id = (await register.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-        var (token, _) = await server.LoginAsync(username, Password);
-        return (id, token);
-    }
-
-    private static async Task<RawClient> ConnectAsync(ServerProcess server, string token)
-    {
-        var client = await RawClient.ConnectAsync(server.BaseUrl);
-        await client.SendAsync("40" + JsonSerializer.Serialize(new { token }));
-        Assert.StartsWith("40{", await client.NextTextAsync());
-        return client;
-    }
-
     [Fact]
     public async Task Chat_rooms_messages_presence_and_refusals_follow_the_contract()
     {
         await using var server = await ServerProcess.StartAsync();
-        var (aliceId, aliceToken) = await SignUpAsync(server, "alice");
-        var (bobId, bobToken) = await SignUpAsync(server, "bob");
-        using var alice = await ConnectAsync(server, aliceToken);
-        using var bob = await ConnectAsync(server, bobToken);
+        var (aliceId, aliceToken) = await ServerClients.SignUpAsync(server, "alice");
+        var (bobId, bobToken) = await ServerClients.SignUpAsync(server, "bob");
+        using var alice = await ServerClients.ConnectAsync(server, aliceToken);
+        using var bob = await ServerClients.ConnectAsync(server, bobToken);
 
         await alice.SendAsync("421[\"chat:join\",{\"room\":\"lobby\"}]");
         Assert.Equal($"431[{{\"ok\":true,\"members\":[{{\"sub\":\"{aliceId}\",\"name\":\"alice\"}}]}}]", await alice.NextTextAsync());
@@ -76,8 +57,8 @@ public class DemoTests
     public async Task Metrics_expose_sockets_handshakes_logins_and_traffic()
     {
         await using var server = await ServerProcess.StartAsync();
-        var (_, token) = await SignUpAsync(server, "metered");
-        using var client = await ConnectAsync(server, token);
+        var (_, token) = await ServerClients.SignUpAsync(server, "metered");
+        using var client = await ServerClients.ConnectAsync(server, token);
         using var refused = await RawClient.ConnectAsync(server.BaseUrl);
         await refused.SendAsync("40{\"token\":\"bad\"}");
         Assert.Contains("token_invalid", await refused.NextTextAsync());
@@ -103,7 +84,7 @@ public class DemoTests
     public async Task Tokens_in_the_query_string_and_passwords_never_reach_the_logs()
     {
         await using var server = await ServerProcess.StartAsync(extra: ["--Logging:LogLevel:Default=Debug"]);
-        var (_, token) = await SignUpAsync(server, "quiet");
+        var (_, token) = await ServerClients.SignUpAsync(server, "quiet");
         using var client = await RawClient.ConnectAsync(server.BaseUrl, "&token=" + token);
         await client.SendAsync("40");
         Assert.StartsWith("40{", await client.NextTextAsync());
@@ -115,7 +96,7 @@ public class DemoTests
         Assert.Contains("Tessera listening on", output);
         Assert.DoesNotContain(token, output);
         Assert.DoesNotContain(token[..40], output);
-        Assert.DoesNotContain(Password, output);
+        Assert.DoesNotContain(ServerClients.Password, output);
         Assert.DoesNotContain("wrong-password-123", output);
     }
 
