@@ -79,6 +79,13 @@ public sealed class RawClient(ClientWebSocket ws) : IDisposable
         return reply;
     }
 
+    /// <summary>Revocation as CONTRACT §3 says: auth:revoked {code:"token_revoked"}, then a DISCONNECT of "/".</summary>
+    public async Task AssertRevokedAsync()
+    {
+        Assert.Equal("42[\"auth:revoked\",{\"code\":\"token_revoked\"}]", await NextTextAsync());
+        Assert.Equal("41", await NextTextAsync());
+    }
+
     /// <summary>The server closes the session: an Engine.IO close packet may precede the WebSocket close.</summary>
     public async Task AssertClosedAsync()
     {

@@ -97,8 +97,7 @@ public class AccountsTests
         using var reuse = await server.PostJsonAsync("/auth/refresh", new { refreshToken = refresh });
         Assert.Equal(HttpStatusCode.Unauthorized, reuse.StatusCode);
         Assert.Equal("refresh_reused", (await JsonAsync(reuse)).GetProperty("code").GetString());
-        Assert.Equal("42[\"auth:revoked\",{\"code\":\"token_revoked\"}]", await socket.NextTextAsync());
-        Assert.Equal("41", await socket.NextTextAsync());
+        await socket.AssertRevokedAsync();
 
         using var dead = await server.PostJsonAsync("/auth/refresh", new { refreshToken = newRefresh });
         Assert.Equal(HttpStatusCode.Unauthorized, dead.StatusCode);
@@ -152,8 +151,7 @@ public class AccountsTests
         {
             Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
         }
-        Assert.Equal("42[\"auth:revoked\",{\"code\":\"token_revoked\"}]", await a.NextTextAsync());
-        Assert.Equal("41", await a.NextTextAsync());
+        await a.AssertRevokedAsync();
         await b.SendAsync("421[\"whoami\"]");
         Assert.StartsWith("431[", await b.NextTextAsync());
 
@@ -163,8 +161,7 @@ public class AccountsTests
         }
         foreach (var client in new[] { b, c })
         {
-            Assert.Equal("42[\"auth:revoked\",{\"code\":\"token_revoked\"}]", await client.NextTextAsync());
-            Assert.Equal("41", await client.NextTextAsync());
+            await client.AssertRevokedAsync();
         }
         using var afterLogout = await server.PostJsonAsync("/auth/logout", null, bearer: tokenA);
         Assert.Equal(HttpStatusCode.Unauthorized, afterLogout.StatusCode);

@@ -112,15 +112,13 @@ public class RevocationTests
         using (other)
         {
             Assert.Equal(1, server.Sockets.RevokeSession("s1"));
-            Assert.Equal("42[\"auth:revoked\",{\"code\":\"token_revoked\"}]", await first.NextTextAsync());
-            Assert.Equal("41", await first.NextTextAsync());
+            await first.AssertRevokedAsync();
 
             await second.SendAsync("421[\"whoami\"]");
             Assert.StartsWith("431[", await second.NextTextAsync());
 
             Assert.Equal(1, server.Sockets.RevokeUser("alice"));
-            Assert.Equal("42[\"auth:revoked\",{\"code\":\"token_revoked\"}]", await second.NextTextAsync());
-            Assert.Equal("41", await second.NextTextAsync());
+            await second.AssertRevokedAsync();
 
             await other.SendAsync("421[\"whoami\"]");
             Assert.StartsWith("431[{\"sub\":\"bob\"", await other.NextTextAsync());

@@ -14,6 +14,7 @@
 //                   auth:revoked arrives, then an "io server disconnect" without reconnecting
 
 import { io } from "socket.io-client";
+import { once as onceWithin, withTimeout } from "./lib.mjs";
 
 const [scenario, baseUrl] = process.argv.slice(2);
 const tokens = JSON.parse(process.env.TESSERA_TOKENS ?? "{}");
@@ -25,18 +26,7 @@ const fail = (message) => {
   throw new Error(message);
 };
 
-// Every wait is bounded. The timer is unref'd: the losing side of a race (connect vs connect_error)
-// never settles, and its guard must not keep node alive once the scenario is over.
-const withTimeout = (promise, ms, what) => {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-};
-
-const once = (socket, event, ms = 10_000) => withTimeout(new Promise((resolve) => socket.once(event, (...args) => resolve(args))), ms, event);
+const once = (socket, event, ms = 10_000) => onceWithin(socket, event, ms);
 
 function open(options) {
   const socket = io(baseUrl, { forceNew: true, reconnection: false, transports: [transport], ...options });

@@ -10,6 +10,7 @@
 
 import { Socket } from "engine.io-client";
 import { randomBytes, randomInt } from "node:crypto";
+import { Inbox, ScenarioError, fail, withTimeout } from "./lib.mjs";
 
 const ENDPOINT_PATH = "/engine.io/";
 const DEFAULT_MAX_PAYLOAD = 1_000_000;
@@ -34,12 +35,6 @@ const summary = { scenario, baseUrl, ok: false };
 
 // The socket in use, so that finish() can close it whatever happened.
 let activeSocket = null;
-
-class ScenarioError extends Error {}
-
-const fail = (message) => {
-  throw new ScenarioError(message);
-};
 
 // ---------------------------------------------------------------------------------------------
 // Payload helpers
@@ -126,16 +121,6 @@ function diff(expected, actual) {
   );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Waiting helpers
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new ScenarioError(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 // Close reasons come with a description that can be an Error, a TransportError or
 // { description, context: CloseEvent }; reduce it to something printable.
@@ -152,40 +137,12 @@ function describeClose(description) {
   return parts.join("; ") || String(description);
 }
 
-// Queues every received message so the scenario can await them one by one, in arrival order.
-class Inbox {
-  constructor(socket) {
-    this.items = [];
-    this.waiter = null;
-    this.closed = null;
-    socket.on("message", (data) => {
-      this.items.push(data);
-      this.wake();
-    });
-    socket.on("close", (reason, description) => {
-      this.closed = { reason, description: describeClose(description) };
-      this.wake();
-    });
-  }
-
-  wake() {
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
-  }
-
-  async next(what, timeoutMs = ECHO_TIMEOUT_MS) {
-    const arrived = new Promise((resolve) => {
-      const check = () => {
-        if (this.items.length > 0 || this.closed) resolve();
-        else this.waiter = check;
-      };
-      check();
-    });
-    await withTimeout(arrived, timeoutMs, what);
-    if (this.items.length > 0) return this.items.shift();
-    return fail(`connection closed (${this.closed.reason}: ${this.closed.description}) while waiting for ${what}`);
-  }
+// Every received message, in arrival order, for the scenario to await one by one.
+function inboxFor(socket) {
+  const inbox = new Inbox(ECHO_TIMEOUT_MS);
+  socket.on("message", (data) => inbox.push(data));
+  socket.on("close", (reason, description) => inbox.end(`connection closed (${reason}: ${describeClose(description)})`));
+  return inbox;
 }
 
 // Opens a socket and resolves once the handshake is done. Errors before open are failures.
@@ -198,7 +155,7 @@ async function connect(transports, extraOptions = {}) {
     ...extraOptions,
   });
   activeSocket = socket;
-  const inbox = new Inbox(socket);
+  const inbox = inboxFor(socket);
   let handshake = null;
   socket.on("handshake", (data) => {
     handshake = data;
@@ -296,7 +253,7 @@ async function upgradeScenario() {
 
   const socket = new Socket(baseUrl, { path: ENDPOINT_PATH, transports: ["polling", "websocket"] });
   activeSocket = socket;
-  const inbox = new Inbox(socket);
+  const inbox = inboxFor(socket);
   let handshake = null;
   socket.on("handshake", (data) => {
     handshake = data;

@@ -9,20 +9,13 @@ import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { io as connect } from "socket.io-client";
+import { once as onceWithin, withTimeout } from "./lib.mjs";
 
 const [redisPort, tesseraUrl, token] = process.argv.slice(2);
 const summary = { ok: false, steps: [] };
 const cleanup = [];
 
-const withTimeout = (promise, ms, what) => {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-};
-const once = (socket, event, ms = 10_000) => withTimeout(new Promise((resolve) => socket.once(event, (...args) => resolve(args))), ms, event);
+const once = (socket, event, ms = 10_000) => onceWithin(socket, event, ms);
 
 try {
   const pub = createClient({ url: `redis://127.0.0.1:${redisPort}` });

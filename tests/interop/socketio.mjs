@@ -10,6 +10,7 @@
 // Scenarios: namespaces, events-websocket, events-polling, binary-websocket, binary-polling, rooms,
 //            middleware, reconnect
 
+import { Inbox, ScenarioError, fail, withTimeout } from "./lib.mjs";
 import { io } from "socket.io-client";
 import { randomBytes } from "node:crypto";
 
@@ -37,12 +38,6 @@ const summary = { scenario, baseUrl, ok: false, steps: [] };
 
 // Every socket opened, so that finish() can close them whatever happened.
 const openedSockets = [];
-
-class ScenarioError extends Error {}
-
-const fail = (message) => {
-  throw new ScenarioError(message);
-};
 
 // ---------------------------------------------------------------------------------------------
 // Values: comparison and printing
@@ -163,17 +158,6 @@ function describeError(err) {
 // ---------------------------------------------------------------------------------------------
 // Waiting helpers
 
-// `what` may be a function, evaluated when the time is up (for state gathered while waiting).
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => {
-      const description = typeof what === "function" ? what() : what;
-      reject(new ScenarioError(`timed out after ${ms} ms waiting for ${description}`));
-    }, ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 // Time left before the global deadline, less a margin for reporting.
 function remainingMs() {
@@ -193,40 +177,18 @@ async function step(name, fn) {
 // Records every event a socket receives, in arrival order, so the scenario can await them one by
 // one and notice anything unexpected: the next event must be exactly the one asserted. Events in
 // `ignore` are left to their own handlers.
-class EventLog {
+class EventLog extends Inbox {
   constructor(socket, name, ignore = []) {
+    super(EVENT_TIMEOUT_MS);
     this.name = name;
-    this.items = [];
-    this.waiter = null;
-    this.lost = null;
     socket.onAny((event, ...args) => {
-      if (ignore.includes(event)) return;
-      this.items.push({ event, args });
-      this.wake();
+      if (!ignore.includes(event)) this.push({ event, args });
     });
-    socket.on("disconnect", (reason) => {
-      this.lost = reason;
-      this.wake();
-    });
+    socket.on("disconnect", (reason) => this.end(`${name} disconnected (${reason})`));
   }
 
-  wake() {
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
-  }
-
-  async next(what, timeoutMs = EVENT_TIMEOUT_MS) {
-    const arrived = new Promise((resolve) => {
-      const check = () => {
-        if (this.items.length > 0 || this.lost) resolve();
-        else this.waiter = check;
-      };
-      check();
-    });
-    await withTimeout(arrived, timeoutMs, `${what} on ${this.name}`);
-    if (this.items.length > 0) return this.items.shift();
-    return fail(`${this.name} disconnected (${this.lost}) while waiting for ${what}`);
+  next(what, timeoutMs = EVENT_TIMEOUT_MS) {
+    return super.next(`${what} on ${this.name}`, timeoutMs);
   }
 
   // The next event received must be `event` with exactly `args` (no ack requested by the server).

@@ -1,0 +1,65 @@
+// Helpers shared by the interop scripts: bounded waits and an ordered inbox of received items.
+
+export class ScenarioError extends Error {}
+
+export const fail = (message) => {
+  throw new ScenarioError(message);
+};
+
+// Every wait is bounded. `what` may be a function, evaluated only if the wait times out. `unref` is for guards
+// on the losing side of a race (connect vs connect_error), which never settle and must not keep node alive;
+// only use it where a socket or a global deadline keeps the process running meanwhile.
+export function withTimeout(promise, ms, what, { unref = false } = {}) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      const description = typeof what === "function" ? what() : what;
+      reject(new ScenarioError(`timed out after ${ms} ms waiting for ${description}`));
+    }, ms);
+    if (unref) timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// Resolves with the arguments of the next `event` on `emitter`.
+export const once = (emitter, event, ms, what = event) =>
+  withTimeout(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))), ms, what, { unref: true });
+
+// Items in arrival order, awaited one by one; end(reason) when their source closes.
+export class Inbox {
+  constructor(timeoutMs) {
+    this.timeoutMs = timeoutMs;
+    this.items = [];
+    this.waiter = null;
+    this.ended = null;
+  }
+
+  push(item) {
+    this.items.push(item);
+    this.wake();
+  }
+
+  end(reason) {
+    this.ended = reason;
+    this.wake();
+  }
+
+  wake() {
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
+  }
+
+  async next(what, timeoutMs = this.timeoutMs) {
+    const arrived = new Promise((resolve) => {
+      const check = () => {
+        if (this.items.length > 0 || this.ended) resolve();
+        else this.waiter = check;
+      };
+      check();
+    });
+    await withTimeout(arrived, timeoutMs, what);
+    if (this.items.length > 0) return this.items.shift();
+    return fail(`${this.ended} while waiting for ${typeof what === "function" ? what() : what}`);
+  }
+}
