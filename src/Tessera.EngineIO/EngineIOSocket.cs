@@ -273,8 +273,6 @@ public sealed class EngineIOSocket
         _server.OnSocketClosed(this, reason);
     }
 
-    internal string? CloseReason => _closingReason;
-
     /// <summary>A transport's batch is out. Returns the next batch for the same sink, or null.</summary>
     internal List<Frame>? OnBatchWritten(Transport transport, List<Frame> batch)
     {
@@ -583,12 +581,8 @@ public sealed class EngineIOSocket
     internal async ValueTask<PayloadResult> OnPayloadAsync(ReadOnlyMemory<byte> payload)
     {
         var rest = payload;
-        while (!rest.IsEmpty)
+        while (PacketParser.TryReadPayloadSegment(ref rest, out var segment))
         {
-            var span = rest.Span;
-            var end = span.IndexOf(PacketParser.RecordSeparator);
-            var segment = end < 0 ? rest : rest[..end];
-            rest = end < 0 ? ReadOnlyMemory<byte>.Empty : rest[(end + 1)..];
             if (!segment.IsEmpty && segment.Span[0] == PacketParser.BinaryMarker)
             {
                 var base64 = segment[1..];

@@ -77,10 +77,11 @@ public class PacketParserTests
             PacketParser.WritePayload(writer, frames);
             Assert.Equal(writer.WrittenCount, PacketParser.PayloadLength(frames));
 
-            ReadOnlySpan<byte> payload = writer.WrittenSpan;
+            ReadOnlyMemory<byte> payload = writer.WrittenMemory.ToArray();
             var index = 0;
-            while (PacketParser.TryReadPayloadSegment(ref payload, out var segment))
+            while (PacketParser.TryReadPayloadSegment(ref payload, out var memory))
             {
+                var segment = memory.Span;
                 var expected = frames[index++];
                 if (expected.IsBinary)
                 {

@@ -40,8 +40,6 @@ internal sealed partial class EngineIOServer
 
     public int ClientsCount => _clients.Count;
 
-    public IEnumerable<EngineIOSocket> Clients => _clients.Values;
-
     /// <summary>Diagnostic hook: a GET was parked for the session with this id (tests await it instead of sleeping).</summary>
     internal Action<string>? PollParked { get; set; }
 

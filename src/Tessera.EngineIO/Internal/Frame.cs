@@ -9,7 +9,6 @@ internal readonly record struct Frame(ReadOnlyMemory<byte> Data, bool IsBinary)
 {
     public static readonly Frame Close = Control("1");
     public static readonly Frame Ping = Control("2");
-    public static readonly Frame Pong = Control("3");
     public static readonly Frame Noop = Control("6");
     public static readonly Frame PongProbe = Control("3probe");
 

@@ -26,15 +26,18 @@ internal static class PacketParser
         return true;
     }
 
-    /// <summary>Cuts the next packet off a polling payload; false once the payload is used up.</summary>
-    public static bool TryReadPayloadSegment(ref ReadOnlySpan<byte> payload, out ReadOnlySpan<byte> segment)
+    /// <summary>
+    /// Cuts the next packet off a polling payload; false once the payload is used up. Works on memory so the
+    /// caller can await a handler between packets.
+    /// </summary>
+    public static bool TryReadPayloadSegment(ref ReadOnlyMemory<byte> payload, out ReadOnlyMemory<byte> segment)
     {
         if (payload.IsEmpty)
         {
             segment = default;
             return false;
         }
-        var end = payload.IndexOf(RecordSeparator);
+        var end = payload.Span.IndexOf(RecordSeparator);
         if (end < 0)
         {
             segment = payload;
