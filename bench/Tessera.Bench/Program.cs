@@ -26,7 +26,7 @@ var result = options.Scenario switch
 Console.WriteLine(JsonSerializer.Serialize(result));
 return result.Errors > 0 && result.Operations == 0 ? 1 : 0;
 
-internal sealed record Options(string Url, string Secret, string Scenario, double Seconds, int Connections, int? Pid, int MaxOperations)
+internal sealed record Options(string Url, string Secret, string Scenario, double Seconds, int Connections, int? Pid, int MaxOperations, double WarmupSeconds)
 {
     public static Options Parse(string[] args)
     {
@@ -45,8 +45,13 @@ internal sealed record Options(string Url, string Secret, string Scenario, doubl
             int.Parse(Get("connections", defaultConnections.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
             args.Contains("--pid") ? int.Parse(Get("pid", "0"), CultureInfo.InvariantCulture) : null,
             // Every load loop is bounded in count as well as in time.
-            int.Parse(Get("max-operations", "5000000"), CultureInfo.InvariantCulture));
+            int.Parse(Get("max-operations", "5000000"), CultureInfo.InvariantCulture),
+            // Load before the measured window, not counted: both servers' JITs reach their steady state first.
+            double.Parse(Get("warmup", "2"), CultureInfo.InvariantCulture));
     }
+
+    /// <summary>The load runs for the warm-up and the measured window together.</summary>
+    public TimeSpan LoadDuration => TimeSpan.FromSeconds(WarmupSeconds + Seconds);
 
     public Uri SocketUri => new($"ws{Url[4..]}/socket.io/?EIO=4&transport=websocket");
 }
@@ -136,8 +141,26 @@ internal static class Scenarios
         private readonly Lock _lock = new();
         private long _operations;
         private long _errors;
-        private readonly (long Cpu, long Rss)? _start = Sample(options.Pid);
+        private (long Cpu, long Rss)? _start = Sample(options.Pid);
         private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        /// <summary>Starts the measured window after the warm-up: counts, latencies and the CPU baseline restart.</summary>
+        public async Task MeasureAfterWarmupAsync()
+        {
+            if (options.WarmupSeconds <= 0)
+            {
+                return;
+            }
+            await Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds));
+            lock (_lock)
+            {
+                _latencies.Clear();
+                Interlocked.Exchange(ref _operations, 0);
+                Interlocked.Exchange(ref _errors, 0);
+                _start = Sample(options.Pid);
+                _clock.Restart();
+            }
+        }
 
         public bool Running(CancellationToken token) => !token.IsCancellationRequested && Interlocked.Read(ref _operations) < options.MaxOperations;
 
@@ -191,7 +214,8 @@ internal static class Scenarios
     public static async Task<Result> HandshakesAsync(Options options, bool valid)
     {
         var meter = new Meter(options);
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.Seconds));
+        using var stop = new CancellationTokenSource(options.LoadDuration);
+        var warmup = meter.MeasureAfterWarmupAsync();
         var tokens = Enumerable.Range(0, 64).Select(i => Token(options, valid, "user" + i)).ToArray();
         var workers = Enumerable.Range(0, options.Connections).Select(w => Task.Run(async () =>
         {
@@ -224,6 +248,7 @@ internal static class Scenarios
             }
         })).ToArray();
         await Task.WhenAll(workers);
+        await warmup;
         return meter.Finish(valid ? "handshake" : "refused", options.Connections);
     }
 
@@ -232,7 +257,8 @@ internal static class Scenarios
         var connections = await OpenManyAsync(options, options.Connections);
         var payload = "{\"n\":1,\"text\":\"" + new string('x', 64) + "\"}";
         var meter = new Meter(options);
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.Seconds));
+        using var stop = new CancellationTokenSource(options.LoadDuration);
+        var warmup = meter.MeasureAfterWarmupAsync();
         var workers = connections.Select(connection => Task.Run(async () =>
         {
             var id = 0;
@@ -260,6 +286,7 @@ internal static class Scenarios
             }
         })).ToArray();
         await Task.WhenAll(workers);
+        await warmup;
         var result = meter.Finish("echo", connections.Length);
         Close(connections);
         return result;
@@ -275,7 +302,8 @@ internal static class Scenarios
             throw new InvalidOperationException("the sender was refused: " + reply);
         }
         var meter = new Meter(options);
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.Seconds));
+        using var stop = new CancellationTokenSource(options.LoadDuration);
+        var warmup = meter.MeasureAfterWarmupAsync();
         var id = 0;
         while (meter.Running(stop.Token))
         {
@@ -295,6 +323,7 @@ internal static class Scenarios
                 break;
             }
         }
+        await warmup;
         var result = meter.Finish("broadcast", receivers.Length);
         Close([.. receivers, sender]);
         return result;

@@ -9,6 +9,10 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]))
 {
     builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
 }
+// WebSocket handshakes are answered below Kestrel's HTTP stack (the app has no HTTP middleware they would skip),
+// and pipe continuations run inline: the handlers here never block.
+builder.WebHost.ConfigureKestrel(k => k.UseEngineIODirectWebSockets());
+builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
 var secret = Environment.GetEnvironmentVariable("JWT_SECRET");
@@ -52,6 +56,19 @@ app.MapGet("/stats", () => Results.Json(new
 {
     connectedSockets = io.Sockets.Sockets.Count,
     clients = io.ClientsCount,
+    // Diagnostics for the benchmark report: allocation and collections since start.
+    allocatedBytes = GC.GetTotalAllocatedBytes(),
+    gen0 = GC.CollectionCount(0),
+    gen1 = GC.CollectionCount(1),
+    gen2 = GC.CollectionCount(2),
+    heapBytes = GC.GetGCMemoryInfo().HeapSizeBytes,
 }));
+if (Environment.GetEnvironmentVariable("BENCH_ALLOCATIONS") == "1")
+{
+    var sampler = new Tessera.BenchServer.AllocationSampler();
+    app.MapGet("/stats/allocations", () => Results.Json(sampler.Top(40).ToDictionary(p => p.Key, p => p.Value)));
+    // The live managed heap after a full collection, to tell live objects from garbage in RSS figures.
+    app.MapGet("/stats/live", () => Results.Json(new { liveBytes = GC.GetTotalMemory(forceFullCollection: true), connectedSockets = io.Sockets.Sockets.Count }));
+}
 app.Run();
 return 0;

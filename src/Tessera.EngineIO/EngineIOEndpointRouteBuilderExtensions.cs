@@ -59,6 +59,7 @@ public static class EngineIOEndpointRouteBuilderExtensions
         var pipeline = app.Build();
 
         var trimmed = "/" + path.Trim('/');
+        services.GetService<EngineIOEndpoints>()?.Add(trimmed, server);
         var builder = endpoints.Map(trimmed + "/{**rest}", pipeline).WithDisplayName("Engine.IO " + trimmed);
         return new EngineIOEndpointConventionBuilder(builder, server);
     }

@@ -27,6 +27,21 @@ public sealed class EngineIOHandshake
         _user = context.Features.Get<IHttpAuthenticationFeature>()?.User;
     }
 
+    /// <summary>A WebSocket handshake read by the direct connection path (no HttpContext, no authentication middleware).</summary>
+    internal EngineIOHandshake(List<KeyValuePair<string, StringValues>> headers, Dictionary<string, StringValues> query, EndPoint? remote, string path, bool isSecure)
+    {
+        Headers = new CompactDictionary(headers, headers.Count, StringComparison.OrdinalIgnoreCase);
+        Query = new CompactDictionary(query, query.Count, StringComparison.Ordinal);
+        if (remote is IPEndPoint ip)
+        {
+            RemoteAddress = ip.Address;
+            RemotePort = ip.Port;
+        }
+        Path = path;
+        IsSecure = isSecure;
+        Time = DateTimeOffset.UtcNow;
+    }
+
     private ClaimsPrincipal? _user;
 
     /// <summary>Request headers, case-insensitive.</summary>

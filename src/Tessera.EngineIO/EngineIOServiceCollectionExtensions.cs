@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Tessera.EngineIO;
+using Tessera.EngineIO.Internal;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -8,6 +10,7 @@ public static class EngineIOServiceCollectionExtensions
     public static IServiceCollection AddEngineIO(this IServiceCollection services, Action<EngineIOOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
+        services.TryAddSingleton<EngineIOEndpoints>();
         var builder = services.AddOptions<EngineIOOptions>();
         if (configure is not null)
         {

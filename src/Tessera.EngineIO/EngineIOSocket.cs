@@ -259,7 +259,7 @@ public sealed class EngineIOSocket
             {
                 pollSink = polling.TryReserveLocked();
             }
-            else if (transport is WebSocketTransport ws && ws.IsWritingLocked)
+            else if (transport is WebSocketTransport { IsWritingLocked: true, CanCloseWhileWriting: false })
             {
                 // A send is in flight: a close frame cannot be written beside it.
                 gracefulTransport = false;

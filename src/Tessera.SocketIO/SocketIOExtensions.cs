@@ -17,6 +17,8 @@ public static class SocketIOExtensions
             options.Configure(configure);
         }
         services.TryAddSingleton<SocketIOServer>();
+        // The registry of Engine.IO endpoints, for the direct WebSocket path.
+        services.AddEngineIO();
         return services;
     }
 

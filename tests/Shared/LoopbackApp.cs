@@ -9,17 +9,32 @@ using Microsoft.Extensions.Logging;
 
 namespace Tessera.Tests.Shared;
 
-/// <summary>A real Kestrel on 127.0.0.1 (port 0 unless given) for tests: build, configure, start, report the URL.</summary>
+/// <summary>
+/// A real Kestrel on 127.0.0.1 (port 0 unless given) for tests: build, configure, start, report the URL.
+/// Engine.IO WebSocket handshakes take the direct connection path unless <c>directWebSockets</c> is false, as in
+/// the bench app; the managed path stays covered by the tests that ask for it and by every upgrade from polling.
+/// </summary>
 public static class LoopbackApp
 {
     public static async Task<(WebApplication App, string BaseUrl)> StartAsync(
         Action<WebApplicationBuilder> configureBuilder,
         Action<WebApplication> configureApp,
         int port = 0,
-        ILoggerProvider? logs = null)
+        ILoggerProvider? logs = null,
+        bool directWebSockets = true)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
+        if (directWebSockets)
+        {
+            builder.Services.AddEngineIO();
+        }
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port, listen =>
+        {
+            if (directWebSockets)
+            {
+                listen.UseEngineIODirectWebSockets();
+            }
+        }));
         builder.Logging.ClearProviders();
         if (logs is not null)
         {

@@ -72,7 +72,7 @@ public sealed class TestServer : IAsyncDisposable
     public HttpClient Http { get; }
     public IHostApplicationLifetime Lifetime => _app.Lifetime;
 
-    public static async Task<TestServer> StartAsync(Action<EngineIOOptions>? configure = null)
+    public static async Task<TestServer> StartAsync(Action<EngineIOOptions>? configure = null, bool directWebSockets = true)
     {
         var handler = new RecordingHandler();
         var parked = Channel.CreateUnbounded<string>();
@@ -80,7 +80,7 @@ public sealed class TestServer : IAsyncDisposable
         {
             var endpoint = app.MapEngineIO("/engine.io", handler, configure);
             endpoint.Server.PollParked = sid => parked.Writer.TryWrite(sid);
-        });
+        }, directWebSockets: directWebSockets);
         return new TestServer(app, handler, baseUrl, parked);
     }
 

@@ -3,8 +3,15 @@ using System.Text.Json;
 
 namespace Tessera.EngineIO.Tests;
 
+/// <summary>WebSocket sessions over the direct connection path (see <see cref="ManagedWebSocketTests"/> for the other).</summary>
 public class WebSocketTests
 {
+    /// <summary>Whether the server answers WebSocket handshakes on Kestrel's connection level.</summary>
+    protected virtual bool DirectWebSockets => true;
+
+    private Task<TestServer> StartServerAsync(Action<EngineIOOptions>? configure = null) =>
+        TestServer.StartAsync(configure, DirectWebSockets);
+
     private static async Task<(ClientWebSocket Ws, string Sid)> OpenAsync(TestServer server)
     {
         var ws = await server.ConnectWebSocketAsync("EIO=4&transport=websocket");
@@ -15,7 +22,7 @@ public class WebSocketTests
     [Fact]
     public async Task Message_over_max_payload_closes_with_1009()
     {
-        await using var server = await TestServer.StartAsync(o => o.MaxPayload = 1000);
+        await using var server = await StartServerAsync(o => o.MaxPayload = 1000);
         var (ws, sid) = await OpenAsync(server);
         using (ws)
         {
@@ -31,7 +38,7 @@ public class WebSocketTests
     [Fact]
     public async Task Message_at_max_payload_and_fragmented_messages_are_reassembled()
     {
-        await using var server = await TestServer.StartAsync(o => o.MaxPayload = 20_000);
+        await using var server = await StartServerAsync(o => o.MaxPayload = 20_000);
         var (ws, _) = await OpenAsync(server);
         using (ws)
         {
@@ -53,7 +60,7 @@ public class WebSocketTests
     [InlineData("8")]
     public async Task Malformed_text_frame_closes_with_parse_error(string frame)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var (ws, sid) = await OpenAsync(server);
         using (ws)
         {
@@ -68,7 +75,7 @@ public class WebSocketTests
     [Fact]
     public async Task Client_close_packet_ends_the_session()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var (ws, sid) = await OpenAsync(server);
         using (ws)
         {
@@ -82,7 +89,7 @@ public class WebSocketTests
     [Fact]
     public async Task Dropped_connection_ends_the_session_with_transport_close()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var (ws, sid) = await OpenAsync(server);
         ws.Abort();
         ws.Dispose();
@@ -92,7 +99,7 @@ public class WebSocketTests
     [Fact]
     public async Task Server_close_sends_close_packet_then_close_frame()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var (ws, sid) = await OpenAsync(server);
         using (ws)
         {
@@ -110,7 +117,7 @@ public class WebSocketTests
     [Fact]
     public async Task Per_message_deflate_is_negotiated_when_enabled()
     {
-        await using var server = await TestServer.StartAsync(o => o.PerMessageDeflate = true);
+        await using var server = await StartServerAsync(o => o.PerMessageDeflate = true);
         using var ws = new ClientWebSocket();
         ws.Options.DangerousDeflateOptions = new WebSocketDeflateOptions();
         ws.Options.CollectHttpResponseDetails = true;
@@ -125,7 +132,7 @@ public class WebSocketTests
     [Fact]
     public async Task Per_message_deflate_is_off_by_default()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         using var ws = new ClientWebSocket();
         ws.Options.DangerousDeflateOptions = new WebSocketDeflateOptions();
         ws.Options.CollectHttpResponseDetails = true;
@@ -136,7 +143,7 @@ public class WebSocketTests
     [Fact]
     public async Task Many_messages_keep_their_order()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var (ws, _) = await OpenAsync(server);
         using (ws)
         {
@@ -154,4 +161,10 @@ public class WebSocketTests
             await send;
         }
     }
+}
+
+/// <summary>The same cases over ASP.NET Core's WebSocket (the path when the direct one is not enabled).</summary>
+public sealed class ManagedWebSocketTests : WebSocketTests
+{
+    protected override bool DirectWebSockets => false;
 }

@@ -6,9 +6,12 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Extensions.Logging;
 using Tessera.EngineIO.Internal.Transports;
+using Tessera.EngineIO.Internal.WebSockets;
 
 namespace Tessera.EngineIO.Internal;
 
@@ -186,20 +189,72 @@ internal sealed partial class EngineIOServer
     private EngineIOSocket CreateSocket(HttpContext context, Transport transport)
     {
         var id = NewId();
-        var socket = new EngineIOSocket(this, id, new EngineIOHandshake(context), transport);
-        _clients[id] = socket;
+        var socket = Register(new EngineIOSocket(this, id, new EngineIOHandshake(context), transport));
         if (Options.Cookie is { } cookie)
         {
-            context.Response.Cookies.Append(cookie.Name, id, new CookieOptions
-            {
-                Path = cookie.Path,
-                HttpOnly = cookie.HttpOnly,
-                SameSite = cookie.SameSite,
-                Secure = context.Request.IsHttps,
-            });
+            context.Response.Cookies.Append(cookie.Name, id, CookieOptions(cookie, context.Request.IsHttps));
         }
-        Log.SessionOpened(_logger, id, transport.Name);
         return socket;
+    }
+
+    private static CookieOptions CookieOptions(EngineIOCookieOptions cookie, bool secure) => new()
+    {
+        Path = cookie.Path,
+        HttpOnly = cookie.HttpOnly,
+        SameSite = cookie.SameSite,
+        Secure = secure,
+    };
+
+    private EngineIOSocket Register(EngineIOSocket socket)
+    {
+        _clients[socket.Id] = socket;
+        Log.SessionOpened(_logger, socket.Id, socket.Transport);
+        return socket;
+    }
+
+    /// <summary>Whether the direct path may answer this handshake itself; otherwise Kestrel's HTTP stack does.</summary>
+    internal bool CanServeDirect(UpgradeRequest request, Dictionary<string, StringValues> query) =>
+        Options.Transports.HasFlag(EngineIOTransports.WebSocket)
+        && Options.AllowRequest is null
+        && !(Options.PerMessageDeflate && request.OffersExtensions)
+        && query.TryGetValue("transport", out var transport) && transport == "websocket"
+        && query.TryGetValue("EIO", out var version) && version == "4"
+        && !query.ContainsKey("sid");
+
+    /// <summary>
+    /// A WebSocket handshake taken by the direct path (see <see cref="CanServeDirect"/>): answers 101 and runs
+    /// the session on the connection until it ends.
+    /// </summary>
+    internal async Task ServeDirectAsync(ConnectionContext connection, UpgradeRequest request, Dictionary<string, StringValues> query)
+    {
+        var transport = new DirectWebSocketTransport(connection, Options.MaxPayload, _logger);
+        try
+        {
+            var id = NewId();
+            var isSecure = connection.Features.Get<ITlsHandshakeFeature>() is not null;
+            string? setCookie = null;
+            if (Options.Cookie is { } cookie)
+            {
+                setCookie = CookieOptions(cookie, isSecure).CreateCookieHeader(cookie.Name, id).ToString();
+            }
+            // The 101 and the open packet leave in one write: the open packet's flush carries both.
+            UpgradeResponse.Write(connection.Transport.Output, request.Key, setCookie);
+            var handshake = new EngineIOHandshake(request.Headers, query, connection.RemoteEndPoint, request.Path, isSecure);
+            var socket = new EngineIOSocket(this, id, handshake, transport);
+            transport.Attach(socket);
+            Register(socket);
+            socket.Enqueue(new Frame(OpenPacket(id, _openSuffixWebSocket), false));
+            socket.Open();
+            await DispatchOpenAsync(socket).ConfigureAwait(false);
+            var loop = transport.RunAsync(socket);
+            transport.ReceiveLoop = loop;
+            await loop.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.RequestFailed(_logger, ex);
+            connection.Abort();
+        }
     }
 
     private async Task HandshakePollingAsync(HttpContext context)
@@ -215,7 +270,7 @@ internal sealed partial class EngineIOServer
     {
         ApplyCors(context);
         var webSocket = await AcceptAsync(context).ConfigureAwait(false);
-        var transport = new WebSocketTransport(webSocket);
+        var transport = new ManagedWebSocketTransport(webSocket);
         var socket = CreateSocket(context, transport);
         socket.Enqueue(new Frame(OpenPacket(socket.Id, _openSuffixWebSocket), false));
         socket.Open();
@@ -243,7 +298,7 @@ internal sealed partial class EngineIOServer
             socket.AbortUpgrade();
             throw;
         }
-        var transport = new WebSocketTransport(webSocket);
+        var transport = new ManagedWebSocketTransport(webSocket);
         var loop = ReceiveLoopAsync(socket, transport, probing: true);
         transport.ReceiveLoop = loop;
         await loop.ConfigureAwait(false);
@@ -261,7 +316,7 @@ internal sealed partial class EngineIOServer
     /// Reads one WebSocket until it ends. In probing mode it first runs the upgrade handshake
     /// (2probe → 3probe, then 5) and only then becomes the session's transport.
     /// </summary>
-    private async Task ReceiveLoopAsync(EngineIOSocket socket, WebSocketTransport transport, bool probing)
+    private async Task ReceiveLoopAsync(EngineIOSocket socket, ManagedWebSocketTransport transport, bool probing)
     {
         var webSocket = transport.WebSocket;
         var upgradeTimeout = probing ? new CancellationTokenSource(Options.UpgradeTimeout) : null;
@@ -358,7 +413,7 @@ internal sealed partial class EngineIOServer
     }
 
     /// <summary>Returns true while still probing; a packet the upgrade does not expect ends the probe.</summary>
-    private async Task<bool> HandleProbePacketAsync(EngineIOSocket socket, WebSocketTransport transport, WebSocketMessageType type, ReadOnlyMemory<byte> data)
+    private async Task<bool> HandleProbePacketAsync(EngineIOSocket socket, ManagedWebSocketTransport transport, WebSocketMessageType type, ReadOnlyMemory<byte> data)
     {
         if (type == WebSocketMessageType.Text)
         {

@@ -1,16 +1,14 @@
-using System.Net.WebSockets;
-
 namespace Tessera.EngineIO.Internal.Transports;
 
 /// <summary>
 /// WebSocket: one frame per packet, text packets as text frames, binary messages as binary frames.
 /// Sends run one batch at a time, started by whoever queued the first packet, so no task waits per socket.
+/// Two implementations: <see cref="ManagedWebSocketTransport"/> over ASP.NET Core's WebSocket, and
+/// <see cref="DirectWebSocketTransport"/> straight over a Kestrel connection.
 /// </summary>
-internal sealed class WebSocketTransport(WebSocket webSocket) : Transport, IFrameSink
+internal abstract class WebSocketTransport : Transport, IFrameSink
 {
     private bool _writing;
-
-    public WebSocket WebSocket { get; } = webSocket;
 
     public override string Name => "websocket";
 
@@ -31,69 +29,11 @@ internal sealed class WebSocketTransport(WebSocket webSocket) : Transport, IFram
 
     public bool IsWritingLocked => _writing;
 
-    public void Deliver(EngineIOSocket socket, List<Frame> batch) => _ = WriteLoopAsync(socket, batch);
+    /// <summary>Whether a close frame can be queued behind a send in flight (otherwise the socket aborts).</summary>
+    public virtual bool CanCloseWhileWriting => false;
 
-    private async Task WriteLoopAsync(EngineIOSocket socket, List<Frame> batch)
-    {
-        List<Frame>? next = batch;
-        try
-        {
-            while (next is not null)
-            {
-                for (var i = 0; i < next.Count; i++)
-                {
-                    var frame = next[i];
-                    await WebSocket.SendAsync(
-                        frame.Data,
-                        frame.IsBinary ? WebSocketMessageType.Binary : WebSocketMessageType.Text,
-                        endOfMessage: true,
-                        CancellationToken.None).ConfigureAwait(false);
-                }
-                next = socket.OnBatchWritten(this, next);
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-        {
-            socket.OnTransportError(this, "transport error");
-        }
-    }
+    public abstract void Deliver(EngineIOSocket socket, List<Frame> batch);
 
-    public override void Shutdown(bool graceful)
-    {
-        switch (WebSocket.State)
-        {
-            case WebSocketState.CloseSent or WebSocketState.Closed:
-                // Our close frame is already out; the receive loop ends the request.
-                break;
-            case WebSocketState.Open when graceful:
-                _ = CloseGracefullyAsync();
-                break;
-            default:
-                WebSocket.Abort();
-                break;
-        }
-    }
-
-    /// <summary>The loop reading this WebSocket; set by the server once it starts.</summary>
+    /// <summary>The loop reading this WebSocket; set once it starts.</summary>
     public Task ReceiveLoop { get; set; } = Task.CompletedTask;
-
-    private async Task CloseGracefullyAsync()
-    {
-        // The client answers our close frame with its own, which ends the receive loop; a client that does not
-        // answer is cut off so the request (and its connection) cannot linger.
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-        try
-        {
-            await WebSocket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token).ConfigureAwait(false);
-            await ReceiveLoop.WaitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-        {
-            // The peer vanished or never answered: nothing to report, the socket is aborted just below.
-        }
-        if (WebSocket.State is not WebSocketState.Closed)
-        {
-            WebSocket.Abort();
-        }
-    }
 }

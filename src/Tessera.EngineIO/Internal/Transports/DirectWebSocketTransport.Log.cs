@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Logging;
+
+namespace Tessera.EngineIO.Internal.Transports;
+
+internal sealed partial class DirectWebSocketTransport
+{
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Session {Sid}: closing the WebSocket with status {Status} (bad frame or message)", EventName = "DirectWebSocketRefused")]
+        public static partial void DirectWebSocketRefused(ILogger logger, string sid, ushort status);
+
+        [LoggerMessage(2, LogLevel.Debug, "Session {Sid}: the WebSocket connection failed ({Error})", EventName = "DirectWebSocketFailed")]
+        public static partial void DirectWebSocketFailed(ILogger logger, string sid, string error);
+    }
+}

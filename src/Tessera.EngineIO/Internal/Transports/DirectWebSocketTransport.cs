@@ -1,0 +1,432 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Tessera.EngineIO.Internal.WebSockets;
+
+namespace Tessera.EngineIO.Internal.Transports;
+
+/// <summary>
+/// A WebSocket served straight over a Kestrel connection's pipes, without Kestrel's HTTP/1.1 objects or
+/// <see cref="System.Net.WebSockets.WebSocket"/> beneath it: frames are parsed from the input pipe in place and
+/// a batch of packets is written as frames into the output pipe with one flush.
+/// </summary>
+internal sealed partial class DirectWebSocketTransport : WebSocketTransport
+{
+    // Frames up to this size are handled once complete, in the pipe's own memory; larger ones are copied out
+    // as they arrive, so a payload bigger than the pipe's pause threshold cannot stall the connection.
+    private const int InPlaceFrameLimit = 64 * 1024;
+
+    private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly ConnectionContext _connection;
+    private readonly PipeWriter _output;
+    private readonly long _maxPayload;
+    private readonly ILogger _logger;
+    private readonly Lock _sync = new();
+    private EngineIOSocket? _owner;
+    // Everything below is guarded by _sync: one thread at a time "pumps" writes into the output pipe.
+    private bool _pumping;
+    private List<Frame>? _queued;
+    private byte[]? _control;
+    private bool _closeSent;
+    private bool _finished;
+    private bool _outputCompleted;
+
+    public DirectWebSocketTransport(ConnectionContext connection, long maxPayload, ILogger logger)
+    {
+        _connection = connection;
+        _output = connection.Transport.Output;
+        _maxPayload = maxPayload;
+        _logger = logger;
+    }
+
+    public override bool CanCloseWhileWriting => true;
+
+    /// <summary>Writes raw bytes (the 101 response) before the transport is shared with its socket.</summary>
+    public void WriteUnshared(ReadOnlySpan<byte> bytes) => _output.Write(bytes);
+
+    public void Attach(EngineIOSocket owner) => _owner = owner;
+
+    public override void Deliver(EngineIOSocket socket, List<Frame> batch)
+    {
+        lock (_sync)
+        {
+            if (_pumping)
+            {
+                // A control frame is being written: the pump picks the batch up before it stops.
+                _queued = batch;
+                return;
+            }
+            _pumping = true;
+        }
+        Pump(batch);
+    }
+
+    private void SendControl(WebSocketOpcode opcode, ReadOnlySpan<byte> payload)
+    {
+        var frame = new byte[WebSocketFrame.HeaderLength(payload.Length) + payload.Length];
+        var headerLength = WebSocketFrame.WriteHeader(frame, opcode, payload.Length);
+        payload.CopyTo(frame.AsSpan(headerLength));
+        lock (_sync)
+        {
+            if (_closeSent || _outputCompleted)
+            {
+                return;
+            }
+            _closeSent = opcode == WebSocketOpcode.Close;
+            _control = _control is null ? frame : [.. _control, .. frame];
+            if (_pumping)
+            {
+                return;
+            }
+            _pumping = true;
+        }
+        Pump(null);
+    }
+
+    /// <summary>
+    /// Writes control frames and batches until there is nothing left, flushing once per round. Synchronous
+    /// while flushes complete synchronously (the usual case), so a send costs no task.
+    /// </summary>
+    private void Pump(List<Frame>? batch)
+    {
+        try
+        {
+            while (true)
+            {
+                byte[]? control;
+                lock (_sync)
+                {
+                    control = _control;
+                    _control = null;
+                    batch ??= _queued;
+                    _queued = null;
+                    if (control is null && batch is null)
+                    {
+                        StopPumpingLocked();
+                        return;
+                    }
+                }
+                // Control frames first: a pong or a close reply must not wait behind a long batch.
+                if (control is not null)
+                {
+                    _output.Write(control);
+                }
+                if (batch is not null)
+                {
+                    WriteBatch(batch);
+                }
+                var flush = _output.FlushAsync();
+                if (!flush.IsCompletedSuccessfully)
+                {
+                    _ = PumpAfterFlushAsync(flush, batch);
+                    return;
+                }
+                batch = AfterFlush(flush.Result, batch);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            OnWriteFailed(batch);
+        }
+    }
+
+    private async Task PumpAfterFlushAsync(ValueTask<FlushResult> flush, List<Frame>? batch)
+    {
+        try
+        {
+            var result = await flush.ConfigureAwait(false);
+            batch = AfterFlush(result, batch);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            OnWriteFailed(batch);
+            return;
+        }
+        Pump(batch);
+    }
+
+    /// <summary>Hands the written batch back to the socket and returns the next one it has ready, if any.</summary>
+    private List<Frame>? AfterFlush(FlushResult result, List<Frame>? batch)
+    {
+        if (result.IsCanceled || result.IsCompleted)
+        {
+            throw new IOException("the connection is closed");
+        }
+        return batch is null ? null : _owner!.OnBatchWritten(this, batch);
+    }
+
+    private void OnWriteFailed(List<Frame>? batch)
+    {
+        lock (_sync)
+        {
+            _control = null;
+            _queued = null;
+            StopPumpingLocked();
+        }
+        if (_owner is { } owner)
+        {
+            if (batch is not null)
+            {
+                owner.OnBatchWritten(this, batch);
+            }
+            owner.OnTransportError(this, "transport error");
+        }
+        _connection.Abort();
+    }
+
+    private void StopPumpingLocked()
+    {
+        _pumping = false;
+        if (_finished && !_outputCompleted)
+        {
+            // The receive loop ended while a write was under way; the pipe is completed by its last writer.
+            _outputCompleted = true;
+            _output.Complete();
+        }
+    }
+
+    private void WriteBatch(List<Frame> batch)
+    {
+        foreach (var frame in CollectionsMarshal.AsSpan(batch))
+        {
+            var payload = frame.Data.Span;
+            var headerLength = WebSocketFrame.HeaderLength(payload.Length);
+            var span = _output.GetSpan(headerLength + payload.Length);
+            WebSocketFrame.WriteHeader(span, frame.IsBinary ? WebSocketOpcode.Binary : WebSocketOpcode.Text, payload.Length);
+            payload.CopyTo(span[headerLength..]);
+            _output.Advance(headerLength + payload.Length);
+        }
+    }
+
+    public override void Shutdown(bool graceful)
+    {
+        if (!graceful)
+        {
+            _connection.Abort();
+            return;
+        }
+        // Normal closure; the client answers with its own close frame, which ends the receive loop. One that does
+        // not answer is cut off so the connection cannot linger.
+        Span<byte> status = [0x03, 0xE8];
+        SendControl(WebSocketOpcode.Close, status);
+        _ = AbortUnlessClosedAsync();
+    }
+
+    private async Task AbortUnlessClosedAsync()
+    {
+        var loop = ReceiveLoop;
+        if (await Task.WhenAny(loop, Task.Delay(CloseHandshakeTimeout)).ConfigureAwait(false) != loop)
+        {
+            _connection.Abort();
+        }
+    }
+
+    /// <summary>Reads frames until the connection ends; messages go to <paramref name="socket"/>.</summary>
+    public async Task RunAsync(EngineIOSocket socket)
+    {
+        var input = _connection.Transport.Input;
+        // Only for fragmented or very large messages; most connections never need one.
+        MessageAssembler? message = null;
+        ushort closeStatus = 0;
+        try
+        {
+            while (closeStatus == 0)
+            {
+                var result = await input.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                while (closeStatus == 0)
+                {
+                    if (message is { IsStreaming: true })
+                    {
+                        // The rest of a large frame: copy what has arrived.
+                        buffer = buffer.Slice(message.AppendStreamed(buffer));
+                        if (message.IsStreaming)
+                        {
+                            break;
+                        }
+                        message.FinishStreamed();
+                        if (!message.InProgress)
+                        {
+                            closeStatus = await DispatchAssembledAsync(socket, message).ConfigureAwait(false);
+                        }
+                        continue;
+                    }
+                    var status = WebSocketFrame.TryReadHeader(buffer, _maxPayload, out var header);
+                    if (status == FrameParseStatus.Incomplete)
+                    {
+                        break;
+                    }
+                    if (status != FrameParseStatus.Ok)
+                    {
+                        closeStatus = status == FrameParseStatus.TooLarge ? CloseStatus.MessageTooBig : CloseStatus.ProtocolError;
+                        break;
+                    }
+                    if (buffer.Length < header.FrameLength)
+                    {
+                        if (header.PayloadLength <= InPlaceFrameLimit)
+                        {
+                            break;
+                        }
+                        message ??= new MessageAssembler();
+                        if (!message.BeginStreamed(header, _maxPayload))
+                        {
+                            closeStatus = message.TooLarge ? CloseStatus.MessageTooBig : CloseStatus.ProtocolError;
+                            break;
+                        }
+                        buffer = buffer.Slice(header.HeaderLength);
+                        continue;
+                    }
+                    var payload = buffer.Slice(header.HeaderLength, header.PayloadLength);
+                    if (header.IsControl)
+                    {
+                        closeStatus = OnControlFrame(header, payload);
+                    }
+                    else if (header.Fin && header.Opcode != WebSocketOpcode.Continuation && message is not { InProgress: true })
+                    {
+                        closeStatus = await OnWholeMessageAsync(socket, header, payload, message).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // A fragmented message: gather the pieces (rare; Node's and browsers' clients send whole frames).
+                        message ??= new MessageAssembler();
+                        if (!message.Append(header, payload, _maxPayload, out var complete))
+                        {
+                            closeStatus = message.TooLarge ? CloseStatus.MessageTooBig : CloseStatus.ProtocolError;
+                        }
+                        else if (complete)
+                        {
+                            closeStatus = await DispatchAssembledAsync(socket, message).ConfigureAwait(false);
+                        }
+                    }
+                    buffer = buffer.Slice(header.FrameLength);
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+            if (closeStatus is not (0 or CloseStatus.PeerClosed))
+            {
+                Log.DirectWebSocketRefused(_logger, socket.Id, closeStatus);
+                Span<byte> code = [(byte)(closeStatus >> 8), (byte)closeStatus];
+                SendControl(WebSocketOpcode.Close, code);
+                socket.Terminate(closeStatus == CloseStatus.MessageTooBig ? "transport error" : "parse error", Frame.Close);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionAbortedException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            Log.DirectWebSocketFailed(_logger, socket.Id, ex.GetType().Name);
+        }
+        finally
+        {
+            message?.Dispose();
+            socket.OnWebSocketEnded(this);
+            lock (_sync)
+            {
+                _finished = true;
+                if (!_pumping && !_outputCompleted)
+                {
+                    _outputCompleted = true;
+                    _output.Complete();
+                }
+            }
+        }
+    }
+
+    /// <summary>A message in one frame, the usual case.</summary>
+    private static ValueTask<ushort> OnWholeMessageAsync(EngineIOSocket socket, WebSocketFrameHeader header, ReadOnlySequence<byte> payload, MessageAssembler? message)
+    {
+        if (payload.IsSingleSegment)
+        {
+            // Unmasked in place: the pipe's memory is ours until AdvanceTo, and this frame is never read again.
+            var data = MemoryMarshal.AsMemory(payload.First);
+            WebSocketFrame.Unmask(data.Span, header.MaskKey, 0);
+            return DispatchAsync(socket, header.Opcode, data);
+        }
+        message ??= new MessageAssembler();
+        message.CopyWhole(header, payload);
+        return DispatchAssembledAsync(socket, message);
+    }
+
+    private static async ValueTask<ushort> DispatchAssembledAsync(EngineIOSocket socket, MessageAssembler message)
+    {
+        try
+        {
+            return await DispatchAsync(socket, message.Opcode, message.Data).ConfigureAwait(false);
+        }
+        finally
+        {
+            message.Reset();
+        }
+    }
+
+    private static ValueTask<ushort> DispatchAsync(EngineIOSocket socket, WebSocketOpcode opcode, Memory<byte> data)
+    {
+        if (!socket.IsOpen)
+        {
+            // Closing: what still arrives before the client's close frame is dropped, as Node does.
+            return ValueTask.FromResult<ushort>(0);
+        }
+        if (opcode == WebSocketOpcode.Binary)
+        {
+            var binary = socket.OnBinaryMessageAsync(data);
+            return binary.IsCompletedSuccessfully ? ValueTask.FromResult<ushort>(0) : AwaitBinaryAsync(binary);
+        }
+        if (!System.Text.Unicode.Utf8.IsValid(data.Span))
+        {
+            return ValueTask.FromResult(CloseStatus.InvalidPayload);
+        }
+        var text = socket.OnTextPacketAsync(data);
+        if (text.IsCompletedSuccessfully)
+        {
+            return ValueTask.FromResult(text.Result ? (ushort)0 : CloseStatus.PeerClosed);
+        }
+        return AwaitTextAsync(text);
+
+        static async ValueTask<ushort> AwaitBinaryAsync(ValueTask pending)
+        {
+            await pending.ConfigureAwait(false);
+            return 0;
+        }
+
+        static async ValueTask<ushort> AwaitTextAsync(ValueTask<bool> pending) =>
+            await pending.ConfigureAwait(false) ? (ushort)0 : CloseStatus.PeerClosed;
+    }
+
+    private ushort OnControlFrame(WebSocketFrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        Span<byte> data = stackalloc byte[125];
+        data = data[..(int)payload.Length];
+        payload.CopyTo(data);
+        WebSocketFrame.Unmask(data, header.MaskKey, 0);
+        switch (header.Opcode)
+        {
+            case WebSocketOpcode.Ping:
+                SendControl(WebSocketOpcode.Pong, data);
+                return 0;
+            case WebSocketOpcode.Close:
+                if (!WebSocketFrame.IsValidClosePayload(data))
+                {
+                    return CloseStatus.ProtocolError;
+                }
+                // Answer with the same status (RFC 6455 §5.5.1) unless ours went first.
+                SendControl(WebSocketOpcode.Close, data.Length >= 2 ? data[..2] : [0x03, 0xE8]);
+                return CloseStatus.PeerClosed;
+            default:
+                return 0;
+        }
+    }
+
+    private static class CloseStatus
+    {
+        /// <summary>Not sent: the client closed, the loop ends quietly.</summary>
+        public const ushort PeerClosed = 1;
+        public const ushort ProtocolError = 1002;
+        public const ushort InvalidPayload = 1007;
+        public const ushort MessageTooBig = 1009;
+    }
+}
