@@ -68,7 +68,19 @@ if (Environment.GetEnvironmentVariable("BENCH_ALLOCATIONS") == "1")
     var sampler = new Tessera.BenchServer.AllocationSampler();
     app.MapGet("/stats/allocations", () => Results.Json(sampler.Top(40).ToDictionary(p => p.Key, p => p.Value)));
     // The live managed heap after a full collection, to tell live objects from garbage in RSS figures.
-    app.MapGet("/stats/live", () => Results.Json(new { liveBytes = GC.GetTotalMemory(forceFullCollection: true), connectedSockets = io.Sockets.Sockets.Count }));
+    app.MapGet("/stats/live", () =>
+    {
+        var live = GC.GetTotalMemory(forceFullCollection: true);
+        var info = GC.GetGCMemoryInfo();
+        return Results.Json(new
+        {
+            liveBytes = live,
+            committedBytes = info.TotalCommittedBytes,
+            fragmentedBytes = info.FragmentedBytes,
+            rssBytes = Environment.WorkingSet,
+            connectedSockets = io.Sockets.Sockets.Count,
+        });
+    });
 }
 app.Run();
 return 0;

@@ -90,6 +90,7 @@ public sealed class AuthenticatedSockets : IDisposable
     private void Untrack(State state)
     {
         Interlocked.Increment(ref state.Version);
+        _scheduler.Forget(2);
         Remove(_byUser, state.Subject, state);
         if (state.SessionId is not null)
         {
@@ -133,11 +134,16 @@ public sealed class AuthenticatedSockets : IDisposable
     private void Schedule(State state, DateTimeOffset expiresAt)
     {
         var version = Interlocked.Increment(ref state.Version);
+        if (version > 1)
+        {
+            // A refresh: the previous warning and expiry entries are stale now.
+            _scheduler.Forget(2);
+        }
         var exp = expiresAt.ToUnixTimeMilliseconds();
         Volatile.Write(ref state.ExpiresAtMs, exp);
         var now = _scheduler.NowMs;
-        _scheduler.Schedule(Math.Max(now, exp - (long)_options.ExpiryWarning.TotalMilliseconds), version, v => Warn(state, v));
-        _scheduler.Schedule(exp + (long)_options.ClockSkew.TotalMilliseconds, version, v => Expire(state, v));
+        _scheduler.Schedule(Math.Max(now, exp - (long)_options.ExpiryWarning.TotalMilliseconds), state, version, State.Warning);
+        _scheduler.Schedule(exp + (long)_options.ClockSkew.TotalMilliseconds, state, version, State.Expiry);
     }
 
     private static void Warn(State state, long version)
@@ -170,12 +176,29 @@ public sealed class AuthenticatedSockets : IDisposable
 
     public void Dispose() => _scheduler.Dispose();
 
-    private sealed class State(SocketIOSocket socket, string subject, string? sessionId)
+    private sealed class State(SocketIOSocket socket, string subject, string? sessionId) : IDeadlineTarget
     {
+        public const byte Warning = 0;
+        public const byte Expiry = 1;
+
         public readonly SocketIOSocket Socket = socket;
         public readonly string Subject = subject;
         public string? SessionId = sessionId;
         public long Version;
         public long ExpiresAtMs;
+
+        long IDeadlineTarget.Version => Volatile.Read(ref Version);
+
+        public void OnDue(long version, byte kind)
+        {
+            if (kind == Warning)
+            {
+                Warn(this, version);
+            }
+            else
+            {
+                Expire(this, version);
+            }
+        }
     }
 }

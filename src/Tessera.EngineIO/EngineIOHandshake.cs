@@ -31,7 +31,7 @@ public sealed class EngineIOHandshake
     internal EngineIOHandshake(List<KeyValuePair<string, StringValues>> headers, Dictionary<string, StringValues> query, EndPoint? remote, string path, bool isSecure)
     {
         Headers = new CompactDictionary(headers, headers.Count, StringComparison.OrdinalIgnoreCase);
-        Query = new CompactDictionary(query, query.Count, StringComparison.Ordinal);
+        Query = new CompactDictionary(query.Select(Intern), query.Count, StringComparison.Ordinal);
         if (remote is IPEndPoint ip)
         {
             RemoteAddress = ip.Address;
@@ -40,6 +40,18 @@ public sealed class EngineIOHandshake
         Path = path;
         IsSecure = isSecure;
         Time = DateTimeOffset.UtcNow;
+    }
+
+    private static readonly string[] KnownQueryStrings = ["EIO", "4", "transport", "websocket", "polling", "t"];
+
+    /// <summary>Every session's query has EIO=4&amp;transport=…: shared strings rather than copies per session.</summary>
+    private static KeyValuePair<string, StringValues> Intern(KeyValuePair<string, StringValues> pair)
+    {
+        var key = Array.Find(KnownQueryStrings, k => k == pair.Key) ?? pair.Key;
+        var value = pair.Value.Count == 1 && Array.Find(KnownQueryStrings, k => k == pair.Value[0]) is { } known
+            ? new StringValues(known)
+            : pair.Value;
+        return new(key, value);
     }
 
     private ClaimsPrincipal? _user;

@@ -136,7 +136,7 @@ public sealed class EngineIOSocket
             return null;
         }
         var batch = _buffer;
-        _buffer = _spare ?? new List<Frame>(4);
+        _buffer = _spare ?? new List<Frame>(1);
         _spare = null;
         return batch;
     }
@@ -144,7 +144,8 @@ public sealed class EngineIOSocket
     private void RecycleLocked(List<Frame> batch)
     {
         batch.Clear();
-        if (batch.Capacity <= 64)
+        // A list that grew for a burst is let go, so an idle session holds two one-slot lists at most.
+        if (batch.Capacity <= 2)
         {
             _spare = batch;
         }
@@ -289,7 +290,7 @@ public sealed class EngineIOSocket
             else if (ReferenceEquals(_transport, transport) && _state != SocketState.Closed && _buffer.Count > 0)
             {
                 next = _buffer;
-                _buffer = _spare ?? new List<Frame>(4);
+                _buffer = _spare ?? new List<Frame>(1);
                 _spare = null;
             }
             if (next is null && transport is WebSocketTransport ws)

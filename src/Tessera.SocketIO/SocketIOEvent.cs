@@ -16,6 +16,12 @@ public sealed class SocketIOEvent
 
     public SocketIOSocket Socket { get; }
 
+    // The middleware chain's position, and its "next" (created on first use).
+    internal int MiddlewareIndex;
+    private Func<ValueTask>? _next;
+
+    internal Func<ValueTask> Next => _next ??= () => Socket.RunMiddlewareAsync(this);
+
     public string Name { get; }
 
     public SocketIOArgs Args { get; }

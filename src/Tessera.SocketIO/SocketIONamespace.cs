@@ -68,6 +68,24 @@ public sealed class SocketIONamespace
         return this;
     }
 
+    /// <summary>
+    /// Per-packet middleware for every socket of the namespace, run before each socket's own
+    /// (<see cref="SocketIOSocket.Use"/>): the same contract, registered once instead of once per socket.
+    /// </summary>
+    public SocketIONamespace UseEventMiddleware(Func<SocketIOEvent, Func<ValueTask>, ValueTask> middleware)
+    {
+        ArgumentNullException.ThrowIfNull(middleware);
+        lock (_middlewares)
+        {
+            _eventMiddlewares = [.. _eventMiddlewares, middleware];
+        }
+        return this;
+    }
+
+    private Func<SocketIOEvent, Func<ValueTask>, ValueTask>[] _eventMiddlewares = [];
+
+    internal Func<SocketIOEvent, Func<ValueTask>, ValueTask>[] EventMiddlewares => System.Threading.Volatile.Read(ref _eventMiddlewares);
+
     /// <summary>Runs for each socket that joined, after the client got its CONNECT reply.</summary>
     public SocketIONamespace OnConnection(Func<SocketIOSocket, ValueTask> handler)
     {
@@ -176,6 +194,7 @@ public sealed class SocketIONamespace
         lock (_middlewares)
         {
             child._middlewares.AddRange(_middlewares);
+            child._eventMiddlewares = _eventMiddlewares;
         }
         lock (_connectionHandlers)
         {

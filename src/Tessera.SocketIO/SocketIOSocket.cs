@@ -12,11 +12,14 @@ public sealed class SocketIOSocket
 {
     private readonly Client _client;
     private readonly Lock _lock = new();
-    private Dictionary<string, List<Func<SocketIOEvent, ValueTask>>>? _handlers;
-    private List<Func<SocketIOEvent, ValueTask>>? _anyHandlers;
-    private List<Func<SocketIOEvent, Func<ValueTask>, ValueTask>>? _middlewares;
-    private List<Func<string, ValueTask>>? _onDisconnecting;
-    private List<Func<string, ValueTask>>? _onDisconnect;
+    // Copy-on-write arrays (empty ones are shared): registering is rare, and dispatching an event reads them
+    // without a lock or a copy. A handler is a Func<SocketIOEvent, ValueTask> or an Action<SocketIOEvent>, kept
+    // as given so a synchronous handler costs no wrapper per socket.
+    private (string Name, Delegate Handler)[] _handlers = [];
+    private Func<SocketIOEvent, ValueTask>[] _anyHandlers = [];
+    private Func<SocketIOEvent, Func<ValueTask>, ValueTask>[] _middlewares = [];
+    private Func<string, ValueTask>[] _onDisconnecting = [];
+    private Func<string, ValueTask>[] _onDisconnect = [];
     private ConcurrentDictionary<long, Action<SocketIOArgs?>>? _acks;
     private ConcurrentDictionary<string, object?>? _data;
     private CancellationTokenSource? _disconnected;
@@ -85,28 +88,24 @@ public sealed class SocketIOSocket
     /// <summary>Handles event <paramref name="eventName"/>. Several handlers per event run in registration order.</summary>
     public SocketIOSocket On(string eventName, Func<SocketIOEvent, ValueTask> handler)
     {
-        ArgumentException.ThrowIfNullOrEmpty(eventName);
         ArgumentNullException.ThrowIfNull(handler);
-        lock (_lock)
-        {
-            _handlers ??= new Dictionary<string, List<Func<SocketIOEvent, ValueTask>>>(StringComparer.Ordinal);
-            if (!_handlers.TryGetValue(eventName, out var list))
-            {
-                _handlers[eventName] = list = new List<Func<SocketIOEvent, ValueTask>>(1);
-            }
-            list.Add(handler);
-        }
-        return this;
+        return AddHandler(eventName, handler);
     }
 
     public SocketIOSocket On(string eventName, Action<SocketIOEvent> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        return On(eventName, e =>
+        return AddHandler(eventName, handler);
+    }
+
+    private SocketIOSocket AddHandler(string eventName, Delegate handler)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(eventName);
+        lock (_lock)
         {
-            handler(e);
-            return ValueTask.CompletedTask;
-        });
+            _handlers = [.. _handlers, (eventName, handler)];
+        }
+        return this;
     }
 
     /// <summary>Handles an event whose first argument binds to <typeparamref name="T"/> (JSON, binary → byte[]).</summary>
@@ -130,7 +129,7 @@ public sealed class SocketIOSocket
     {
         lock (_lock)
         {
-            _handlers?.Remove(eventName);
+            _handlers = Array.FindAll(_handlers, h => !string.Equals(h.Name, eventName, StringComparison.Ordinal));
         }
         return this;
     }
@@ -141,7 +140,7 @@ public sealed class SocketIOSocket
         ArgumentNullException.ThrowIfNull(handler);
         lock (_lock)
         {
-            (_anyHandlers ??= []).Add(handler);
+            _anyHandlers = [.. _anyHandlers, handler];
         }
         return this;
     }
@@ -155,7 +154,7 @@ public sealed class SocketIOSocket
         ArgumentNullException.ThrowIfNull(middleware);
         lock (_lock)
         {
-            (_middlewares ??= []).Add(middleware);
+            _middlewares = [.. _middlewares, middleware];
         }
         return this;
     }
@@ -163,9 +162,10 @@ public sealed class SocketIOSocket
     /// <summary>Runs when the socket is about to leave its rooms (they are still readable).</summary>
     public SocketIOSocket OnDisconnecting(Func<string, ValueTask> handler)
     {
+        ArgumentNullException.ThrowIfNull(handler);
         lock (_lock)
         {
-            (_onDisconnecting ??= []).Add(handler);
+            _onDisconnecting = [.. _onDisconnecting, handler];
         }
         return this;
     }
@@ -173,9 +173,10 @@ public sealed class SocketIOSocket
     /// <summary>Runs once the socket has disconnected, with Node's reason string (see <see cref="DisconnectReason"/>).</summary>
     public SocketIOSocket OnDisconnect(Func<string, ValueTask> handler)
     {
+        ArgumentNullException.ThrowIfNull(handler);
         lock (_lock)
         {
-            (_onDisconnect ??= []).Add(handler);
+            _onDisconnect = [.. _onDisconnect, handler];
         }
         return this;
     }
@@ -330,8 +331,8 @@ public sealed class SocketIOSocket
         {
             return;
         }
-        List<Func<string, ValueTask>>? disconnecting;
-        List<Func<string, ValueTask>>? disconnect;
+        Func<string, ValueTask>[] disconnecting;
+        Func<string, ValueTask>[] disconnect;
         CancellationTokenSource? cts;
         lock (_lock)
         {
@@ -363,13 +364,9 @@ public sealed class SocketIOSocket
         await RunAsync(disconnect, reason).ConfigureAwait(false);
     }
 
-    private async Task RunAsync(List<Func<string, ValueTask>>? handlers, string reason)
+    private async Task RunAsync(Func<string, ValueTask>[] handlers, string reason)
     {
-        if (handlers is null)
-        {
-            return;
-        }
-        foreach (var handler in handlers.ToArray())
+        foreach (var handler in handlers)
         {
             try
             {
@@ -419,17 +416,8 @@ public sealed class SocketIOSocket
     {
         try
         {
-            Func<SocketIOEvent, Func<ValueTask>, ValueTask>[]? middlewares;
-            lock (_lock)
-            {
-                middlewares = _middlewares?.ToArray();
-            }
-            if (middlewares is null)
-            {
-                await InvokeHandlersAsync(e).ConfigureAwait(false);
-                return;
-            }
-            await RunMiddlewareAsync(middlewares, 0, e).ConfigureAwait(false);
+            // Completes synchronously (no allocation) when every middleware and handler does.
+            await RunMiddlewareAsync(e).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -437,35 +425,42 @@ public sealed class SocketIOSocket
         }
     }
 
-    private ValueTask RunMiddlewareAsync(Func<SocketIOEvent, Func<ValueTask>, ValueTask>[] middlewares, int index, SocketIOEvent e) =>
-        index == middlewares.Length
-            ? InvokeHandlersAsync(e)
-            : middlewares[index](e, () => RunMiddlewareAsync(middlewares, index + 1, e));
+    /// <summary>
+    /// Runs the event's next middleware (the namespace's first, then the socket's), or the handlers once all
+    /// have called next. The position lives on the event, so the chain costs one delegate per event, if any.
+    /// </summary>
+    internal ValueTask RunMiddlewareAsync(SocketIOEvent e)
+    {
+        var shared = Namespace.EventMiddlewares;
+        var own = Volatile.Read(ref _middlewares);
+        var index = e.MiddlewareIndex++;
+        if (index < shared.Length)
+        {
+            return shared[index](e, e.Next);
+        }
+        index -= shared.Length;
+        return index < own.Length ? own[index](e, e.Next) : InvokeHandlersAsync(e);
+    }
 
     private async ValueTask InvokeHandlersAsync(SocketIOEvent e)
     {
-        Func<SocketIOEvent, ValueTask>[]? any;
-        Func<SocketIOEvent, ValueTask>[]? handlers = null;
-        lock (_lock)
+        foreach (var handler in Volatile.Read(ref _anyHandlers))
         {
-            any = _anyHandlers?.ToArray();
-            if (_handlers is not null && _handlers.TryGetValue(e.Name, out var list))
-            {
-                handlers = list.ToArray();
-            }
+            await handler(e).ConfigureAwait(false);
         }
-        if (any is not null)
+        foreach (var (name, handler) in Volatile.Read(ref _handlers))
         {
-            foreach (var handler in any)
+            if (!string.Equals(name, e.Name, StringComparison.Ordinal))
             {
-                await handler(e).ConfigureAwait(false);
+                continue;
             }
-        }
-        if (handlers is not null)
-        {
-            foreach (var handler in handlers)
+            if (handler is Action<SocketIOEvent> action)
             {
-                await handler(e).ConfigureAwait(false);
+                action(e);
+            }
+            else
+            {
+                await ((Func<SocketIOEvent, ValueTask>)handler)(e).ConfigureAwait(false);
             }
         }
     }

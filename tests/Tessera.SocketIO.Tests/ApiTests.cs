@@ -50,6 +50,53 @@ public class ApiTests
     }
 
     [Fact]
+    public async Task Namespace_event_middleware_runs_before_the_sockets_own_and_handlers_run_in_order()
+    {
+        await using var server = await SioTestServer.StartAsync(setup: io =>
+        {
+            var ns = io.Of("/layered");
+            // Registered once for the namespace; it sees every event before socket-level middleware does.
+            ns.UseEventMiddleware((e, next) =>
+            {
+                e.Socket.Emit("trace", "namespace:" + e.Name);
+                return e.Name == "blocked" ? ValueTask.CompletedTask : next();
+            });
+            ns.OnConnection(socket =>
+            {
+                socket.Use((e, next) =>
+                {
+                    e.Socket.Emit("trace", "socket:" + e.Name);
+                    return next();
+                });
+                socket.On("go", e => e.Socket.Emit("trace", "sync handler"));
+                socket.On("go", async e =>
+                {
+                    await Task.Yield();
+                    e.Socket.Emit("trace", "async handler");
+                });
+                socket.On("gone", e => e.Socket.Emit("trace", "never"));
+                socket.Off("gone");
+                socket.On("gone", e => e.Socket.Emit("trace", "after off"));
+            });
+        });
+        var (client, _) = await JoinAsync(server, "40/layered,");
+        using (client)
+        {
+            await client.SendAsync("42/layered,[\"blocked\"]");
+            Assert.Equal("42/layered,[\"trace\",\"namespace:blocked\"]", await client.NextTextAsync());
+            await client.SendAsync("42/layered,[\"go\"]");
+            Assert.Equal("42/layered,[\"trace\",\"namespace:go\"]", await client.NextTextAsync());
+            Assert.Equal("42/layered,[\"trace\",\"socket:go\"]", await client.NextTextAsync());
+            Assert.Equal("42/layered,[\"trace\",\"sync handler\"]", await client.NextTextAsync());
+            Assert.Equal("42/layered,[\"trace\",\"async handler\"]", await client.NextTextAsync());
+            await client.SendAsync("42/layered,[\"gone\"]");
+            Assert.Equal("42/layered,[\"trace\",\"namespace:gone\"]", await client.NextTextAsync());
+            Assert.Equal("42/layered,[\"trace\",\"socket:gone\"]", await client.NextTextAsync());
+            Assert.Equal("42/layered,[\"trace\",\"after off\"]", await client.NextTextAsync());
+        }
+    }
+
+    [Fact]
     public async Task Fetch_sockets_join_leave_and_disconnect_act_on_the_selected_sockets()
     {
         await using var server = await SioTestServer.StartAsync();

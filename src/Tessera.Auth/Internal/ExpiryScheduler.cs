@@ -1,17 +1,30 @@
 namespace Tessera.Auth.Internal;
 
+/// <summary>Something with deadlines in the <see cref="ExpiryScheduler"/>; entries of older versions are stale.</summary>
+internal interface IDeadlineTarget
+{
+    long Version { get; }
+
+    void OnDue(long version, byte kind);
+}
+
 /// <summary>
 /// One timer for every socket's token deadlines: a priority queue ordered by due time, the timer armed for the
 /// earliest. An idle socket costs one queue entry, not a timer of its own. Entries are not removed when a
-/// deadline moves (refresh); the callback checks a version instead.
+/// deadline moves (refresh) or its socket leaves: they go stale (their version is behind the target's), and the
+/// queue is compacted once stale entries are the majority, so a disconnected socket is not kept alive until its
+/// token's expiry.
 /// </summary>
 internal sealed class ExpiryScheduler : IDisposable
 {
+    private const int CompactionFloor = 256;
+
     private readonly Lock _lock = new();
-    private readonly PriorityQueue<(Action<long> Callback, long Version), long> _queue = new();
+    private PriorityQueue<(IDeadlineTarget Target, long Version, byte Kind), long> _queue = new();
     private readonly Timer _timer;
     private readonly TimeProvider _time;
     private long _armedFor = long.MaxValue;
+    private int _stale;
 
     public ExpiryScheduler(TimeProvider? time = null)
     {
@@ -32,15 +45,37 @@ internal sealed class ExpiryScheduler : IDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="callback"/>(version) at <paramref name="dueMs"/> (Unix ms), or at once if past.</summary>
-    public void Schedule(long dueMs, long version, Action<long> callback)
+    /// <summary>Calls target.OnDue(version, kind) at <paramref name="dueMs"/> (Unix ms), or at once if past.</summary>
+    public void Schedule(long dueMs, IDeadlineTarget target, long version, byte kind)
     {
         lock (_lock)
         {
-            _queue.Enqueue((callback, version), dueMs);
+            _queue.Enqueue((target, version, kind), dueMs);
             if (dueMs < _armedFor)
             {
                 ArmLocked(dueMs);
+            }
+        }
+    }
+
+    /// <summary>Says that <paramref name="count"/> queued entries just went stale (their target moved on).</summary>
+    public void Forget(int count)
+    {
+        lock (_lock)
+        {
+            _stale += count;
+            if (_stale > CompactionFloor && _stale > _queue.Count / 2)
+            {
+                var live = new PriorityQueue<(IDeadlineTarget Target, long Version, byte Kind), long>(_queue.Count - _stale);
+                foreach (var (entry, due) in _queue.UnorderedItems)
+                {
+                    if (entry.Target.Version == entry.Version)
+                    {
+                        live.Enqueue(entry, due);
+                    }
+                }
+                _queue = live;
+                _stale = 0;
             }
         }
     }
@@ -54,14 +89,21 @@ internal sealed class ExpiryScheduler : IDisposable
 
     private void Fire()
     {
-        List<(Action<long> Callback, long Version)>? due = null;
+        List<(IDeadlineTarget Target, long Version, byte Kind)>? due = null;
         lock (_lock)
         {
             var now = NowMs;
             while (_queue.TryPeek(out var entry, out var at) && at <= now)
             {
                 _queue.Dequeue();
-                (due ??= []).Add(entry);
+                if (entry.Target.Version == entry.Version)
+                {
+                    (due ??= []).Add(entry);
+                }
+                else if (_stale > 0)
+                {
+                    _stale--;
+                }
             }
             _armedFor = long.MaxValue;
             if (_queue.TryPeek(out _, out var next))
@@ -73,9 +115,9 @@ internal sealed class ExpiryScheduler : IDisposable
         {
             return;
         }
-        foreach (var (callback, version) in due)
+        foreach (var (target, version, kind) in due)
         {
-            callback(version);
+            target.OnDue(version, kind);
         }
     }
 

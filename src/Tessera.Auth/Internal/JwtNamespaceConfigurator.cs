@@ -23,14 +23,11 @@ internal sealed class JwtNamespaceConfigurator(
             ns.Use(AuthenticateAsync);
         }
         ns.Use(AuthorizeConnectionAsync);
-        ns.OnConnection(socket =>
+        ns.UseEventMiddleware(AuthorizeEventAsync);
+        if (authenticated)
         {
-            socket.Use(AuthorizeEventAsync);
-            if (authenticated)
-            {
-                OnAuthenticatedConnection(socket);
-            }
-        });
+            ns.OnConnection(OnAuthenticatedConnection);
+        }
     }
 
     private async ValueTask AuthenticateAsync(SocketIOSocket socket, Func<ValueTask> next)

@@ -18,21 +18,19 @@ internal sealed class EngineIOConnectionMiddleware(ConnectionDelegate next, Engi
     // A connection that sends no complete head in this time goes to Kestrel, whose own timeouts then apply.
     private static readonly TimeSpan HeadTimeout = TimeSpan.FromSeconds(10);
 
-    public async Task OnConnectionAsync(ConnectionContext connection)
+    public Task OnConnectionAsync(ConnectionContext connection) =>
+        endpoints.IsEmpty ? next(connection) : HandleAsync(connection);
+
+    private async Task HandleAsync(ConnectionContext connection)
     {
-        if (endpoints.IsEmpty)
-        {
-            await next(connection).ConfigureAwait(false);
-            return;
-        }
-        var (request, server, query) = await ReadHandshakeAsync(connection.Transport.Input).ConfigureAwait(false);
-        if (request is null)
-        {
-            await next(connection).ConfigureAwait(false);
-            return;
-        }
-        await server!.ServeDirectAsync(connection, request, query!).ConfigureAwait(false);
+        // The handshake is passed on without a local of its own, so while the session runs this method's state
+        // (kept alive by the await) holds nothing of it.
+        var session = Start(connection, await ReadHandshakeAsync(connection.Transport.Input).ConfigureAwait(false));
+        await session.ConfigureAwait(false);
     }
+
+    private Task Start(ConnectionContext connection, (UpgradeRequest? Request, EngineIOServer? Server, Dictionary<string, StringValues>? Query) match) =>
+        match.Request is null ? next(connection) : match.Server!.StartDirect(connection, match.Request, match.Query!);
 
     /// <summary>
     /// Reads until the first request head is complete. On a match the head is consumed; otherwise nothing is,

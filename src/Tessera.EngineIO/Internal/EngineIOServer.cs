@@ -222,12 +222,14 @@ internal sealed partial class EngineIOServer
         && !query.ContainsKey("sid");
 
     /// <summary>
-    /// A WebSocket handshake taken by the direct path (see <see cref="CanServeDirect"/>): answers 101 and runs
-    /// the session on the connection until it ends.
+    /// A WebSocket handshake taken by the direct path (see <see cref="CanServeDirect"/>): answers 101 and returns
+    /// the session's receive loop, which ends with the connection. Not async itself, so that no state of its own
+    /// stays alive for the connection's lifetime.
     /// </summary>
-    internal async Task ServeDirectAsync(ConnectionContext connection, UpgradeRequest request, Dictionary<string, StringValues> query)
+    internal Task StartDirect(ConnectionContext connection, UpgradeRequest request, Dictionary<string, StringValues> query)
     {
         var transport = new DirectWebSocketTransport(connection, Options.MaxPayload, _logger);
+        EngineIOSocket socket;
         try
         {
             var id = NewId();
@@ -240,20 +242,25 @@ internal sealed partial class EngineIOServer
             // The 101 and the open packet leave in one write: the open packet's flush carries both.
             UpgradeResponse.Write(connection.Transport.Output, request.Key, setCookie);
             var handshake = new EngineIOHandshake(request.Headers, query, connection.RemoteEndPoint, request.Path, isSecure);
-            var socket = new EngineIOSocket(this, id, handshake, transport);
+            socket = new EngineIOSocket(this, id, handshake, transport);
             transport.Attach(socket);
             Register(socket);
             socket.Enqueue(new Frame(OpenPacket(id, _openSuffixWebSocket), false));
             socket.Open();
-            await DispatchOpenAsync(socket).ConfigureAwait(false);
-            var loop = transport.RunAsync(socket);
-            transport.ReceiveLoop = loop;
-            await loop.ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             Log.RequestFailed(_logger, ex);
             connection.Abort();
+            return Task.CompletedTask;
+        }
+        var opened = DispatchOpenAsync(socket);
+        return opened.IsCompletedSuccessfully ? transport.Start(socket) : RunAfterOpenAsync(opened, transport, socket);
+
+        static async Task RunAfterOpenAsync(ValueTask opened, DirectWebSocketTransport transport, EngineIOSocket socket)
+        {
+            await opened.ConfigureAwait(false);
+            await transport.Start(socket).ConfigureAwait(false);
         }
     }
 

@@ -11,8 +11,9 @@ namespace Tessera.SocketIO.Internal;
 internal sealed class Client
 {
     private readonly SocketIOServer _server;
-    private readonly Lock _lock = new();
-    private readonly Dictionary<string, SocketIOSocket> _sockets = new(1, StringComparer.Ordinal);
+    // One socket per namespace joined; almost always one or two, so a small array scanned linearly (guarded by
+    // lock (this)) costs less per connection than a dictionary.
+    private SocketIOSocket[] _sockets = [];
     private HashSet<string>? _connecting;
     private Packet? _reassembling;
     private Timer? _connectTimer;
@@ -29,9 +30,9 @@ internal sealed class Client
 
     private void OnConnectTimeout()
     {
-        lock (_lock)
+        lock (this)
         {
-            if (_sockets.Count > 0 || _closed)
+            if (_sockets.Length > 0 || _closed)
             {
                 return;
             }
@@ -123,9 +124,9 @@ internal sealed class Client
     {
         SocketIOSocket? socket;
         bool connecting;
-        lock (_lock)
+        lock (this)
         {
-            _sockets.TryGetValue(packet.Namespace, out socket);
+            socket = Find(packet.Namespace);
             connecting = _connecting?.Contains(packet.Namespace) == true;
         }
         if (packet.Type == PacketType.Connect)
@@ -156,7 +157,7 @@ internal sealed class Client
             Send(PacketWriter.ConnectError(name, "Invalid namespace", null, _server.Options.SerializerOptions), false);
             return;
         }
-        lock (_lock)
+        lock (this)
         {
             (_connecting ??= new HashSet<string>(StringComparer.Ordinal)).Add(name);
         }
@@ -167,14 +168,14 @@ internal sealed class Client
             {
                 return;
             }
-            lock (_lock)
+            lock (this)
             {
                 if (_closed)
                 {
                     _ = socket.CloseAsync(DisconnectReason.TransportClose);
                     return;
                 }
-                _sockets[name] = socket;
+                _sockets = [.. _sockets.Where(s => s.Namespace.Name != name), socket];
                 _connectTimer?.Dispose();
                 _connectTimer = null;
             }
@@ -182,9 +183,14 @@ internal sealed class Client
         }
         finally
         {
-            lock (_lock)
+            lock (this)
             {
                 _connecting!.Remove(name);
+                if (_connecting.Count == 0)
+                {
+                    // Only needed while a CONNECT is under way: a connected client holds no set.
+                    _connecting = null;
+                }
             }
         }
     }
@@ -213,13 +219,25 @@ internal sealed class Client
         return true;
     }
 
+    private SocketIOSocket? Find(string ns)
+    {
+        foreach (var socket in _sockets)
+        {
+            if (string.Equals(socket.Namespace.Name, ns, StringComparison.Ordinal))
+            {
+                return socket;
+            }
+        }
+        return null;
+    }
+
     public void Remove(SocketIOSocket socket)
     {
-        lock (_lock)
+        lock (this)
         {
-            if (_sockets.TryGetValue(socket.Namespace.Name, out var current) && ReferenceEquals(current, socket))
+            if (Array.IndexOf(_sockets, socket) >= 0)
             {
-                _sockets.Remove(socket.Namespace.Name);
+                _sockets = Array.FindAll(_sockets, s => !ReferenceEquals(s, socket));
             }
         }
     }
@@ -236,13 +254,13 @@ internal sealed class Client
     private async Task CloseSocketsAsync(string reason)
     {
         SocketIOSocket[] sockets;
-        lock (_lock)
+        lock (this)
         {
             _closed = true;
             _connectTimer?.Dispose();
             _connectTimer = null;
-            sockets = [.. _sockets.Values];
-            _sockets.Clear();
+            sockets = _sockets;
+            _sockets = [];
         }
         foreach (var socket in sockets)
         {

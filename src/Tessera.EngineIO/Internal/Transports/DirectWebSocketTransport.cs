@@ -24,9 +24,9 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     private readonly PipeWriter _output;
     private readonly long _maxPayload;
     private readonly ILogger _logger;
-    private readonly Lock _sync = new();
     private EngineIOSocket? _owner;
-    // Everything below is guarded by _sync: one thread at a time "pumps" writes into the output pipe.
+    // Everything below is guarded by lock (this) (an internal object: no Lock instance per connection): one
+    // thread at a time "pumps" writes into the output pipe.
     private bool _pumping;
     private List<Frame>? _queued;
     private byte[]? _control;
@@ -51,7 +51,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
 
     public override void Deliver(EngineIOSocket socket, List<Frame> batch)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_pumping)
             {
@@ -69,7 +69,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         var frame = new byte[WebSocketFrame.HeaderLength(payload.Length) + payload.Length];
         var headerLength = WebSocketFrame.WriteHeader(frame, opcode, payload.Length);
         payload.CopyTo(frame.AsSpan(headerLength));
-        lock (_sync)
+        lock (this)
         {
             if (_closeSent || _outputCompleted)
             {
@@ -97,7 +97,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
             while (true)
             {
                 byte[]? control;
-                lock (_sync)
+                lock (this)
                 {
                     control = _control;
                     _control = null;
@@ -160,7 +160,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
 
     private void OnWriteFailed(List<Frame>? batch)
     {
-        lock (_sync)
+        lock (this)
         {
             _control = null;
             _queued = null;
@@ -224,8 +224,16 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         }
     }
 
+    /// <summary>Starts the receive loop; the task ends with the connection.</summary>
+    public Task Start(EngineIOSocket socket)
+    {
+        var loop = RunAsync(socket);
+        ReceiveLoop = loop;
+        return loop;
+    }
+
     /// <summary>Reads frames until the connection ends; messages go to <paramref name="socket"/>.</summary>
-    public async Task RunAsync(EngineIOSocket socket)
+    private async Task RunAsync(EngineIOSocket socket)
     {
         var input = _connection.Transport.Input;
         // Only for fragmented or very large messages; most connections never need one.
@@ -325,7 +333,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         {
             message?.Dispose();
             socket.OnWebSocketEnded(this);
-            lock (_sync)
+            lock (this)
             {
                 _finished = true;
                 if (!_pumping && !_outputCompleted)
