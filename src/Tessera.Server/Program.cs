@@ -12,6 +12,12 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]))
     builder.WebHost.UseUrls("http://localhost:3000");
 }
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
+// WebSocket handshakes on /socket.io/ are answered at Kestrel's connection level (docs/architecture.md): nothing
+// in this app's HTTP pipeline applies to them. Tessera:DirectWebSockets=false routes them through it instead.
+if (builder.Configuration.GetValue("Tessera:DirectWebSockets", true))
+{
+    builder.WebHost.ConfigureKestrel(k => k.UseEngineIODirectWebSockets());
+}
 builder.Services.AddTessera(builder.Configuration);
 var app = builder.Build();
 app.MapTessera();
