@@ -16,8 +16,12 @@ public sealed class RecordingHandler : EngineIOHandler
     public Channel<EngineIOSocket> Opened { get; } = Channel.CreateUnbounded<EngineIOSocket>();
     public Channel<(string Sid, string Reason)> Closed { get; } = Channel.CreateUnbounded<(string, string)>();
 
+    /// <summary>When each session opened and closed (Stopwatch timestamps), for timing assertions made server-side.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, (long Opened, long Closed)> Timeline { get; } = new();
+
     public override ValueTask OnOpenAsync(EngineIOSocket socket)
     {
+        Timeline[socket.Id] = (System.Diagnostics.Stopwatch.GetTimestamp(), 0);
         Opened.Writer.TryWrite(socket);
         return default;
     }
@@ -32,6 +36,7 @@ public sealed class RecordingHandler : EngineIOHandler
 
     public override ValueTask OnCloseAsync(EngineIOSocket socket, string reason)
     {
+        Timeline.AddOrUpdate(socket.Id, _ => (0, System.Diagnostics.Stopwatch.GetTimestamp()), (_, t) => (t.Opened, System.Diagnostics.Stopwatch.GetTimestamp()));
         Closed.Writer.TryWrite((socket.Id, reason));
         return default;
     }

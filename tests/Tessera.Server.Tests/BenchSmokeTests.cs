@@ -70,7 +70,7 @@ public class BenchSmokeTests
         {
             foreach (var scenario in new[] { "handshake", "refused", "echo", "broadcast", "idle" })
             {
-                var result = await GenerateAsync(url, server.Id, "--scenario", scenario, "--seconds", "1", "--warmup", "0", "--connections", scenario is "broadcast" or "idle" ? "50" : "4");
+                var result = await GenerateAsync(url, server.Id, "--scenario", scenario, "--seconds", "3", "--warmup", "0", "--connections", scenario is "broadcast" or "idle" ? "50" : "4");
                 Assert.True(result.GetProperty("Operations").GetInt64() > 0, scenario + ": " + result);
                 Assert.Equal(0, result.GetProperty("Errors").GetInt64());
                 Assert.True(result.GetProperty("ServerCpuUsPerOp").GetDouble() >= 0);
