@@ -55,8 +55,11 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
         _requestChannel = RedisChannel.Literal(prefix + "-request#" + ns.Name + "#");
         _responseChannel = RedisChannel.Literal(prefix + "-response#" + ns.Name + "#");
         var subscriber = redis.Multiplexer.GetSubscriber();
-        subscriber.Subscribe(RedisChannel.Pattern(_channel + "*"), (channel, message) => OnBroadcast(channel!, message));
-        subscriber.Subscribe(_requestChannel, (_, message) => OnRequest(message));
+        // Handlers given to Subscribe run concurrently; a queue hands messages over one at a time, in the order Redis
+        // delivered them, as Node's adapter sees them: two broadcasts reach clients in the order they were sent, and
+        // a join requested before a fetch is applied before the fetch is answered.
+        subscriber.Subscribe(RedisChannel.Pattern(_channel + "*")).OnMessage(m => OnBroadcast(m.Channel, m.Message));
+        subscriber.Subscribe(_requestChannel).OnMessage(m => OnRequest(m.Message));
         subscriber.Subscribe(_responseChannel, (_, message) => OnResponse(message));
         // Peers configured with publishOnSpecificResponseChannel answer on a channel of our own.
         subscriber.Subscribe(RedisChannel.Literal(prefix + "-response#" + ns.Name + "#" + _uid + "#"), (_, message) => OnResponse(message));
