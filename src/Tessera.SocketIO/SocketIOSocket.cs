@@ -147,7 +147,8 @@ public sealed class SocketIOSocket
 
     /// <summary>
     /// Per-packet middleware: runs for every incoming event before its handlers; not calling <c>next</c> drops
-    /// the event. A middleware that refuses should acknowledge the event itself if it expects an ack.
+    /// the event. A middleware that refuses should acknowledge the event itself if it expects an ack. Call
+    /// <c>next</c> at most once: the chain's position is kept on the event, not per call.
     /// </summary>
     public SocketIOSocket Use(Func<SocketIOEvent, Func<ValueTask>, ValueTask> middleware)
     {

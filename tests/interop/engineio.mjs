@@ -10,7 +10,7 @@
 
 import { Socket } from "engine.io-client";
 import { randomBytes, randomInt } from "node:crypto";
-import { Inbox, ScenarioError, fail, withTimeout } from "./lib.mjs";
+import { Inbox, ScenarioError, fail, runToVerdict, withTimeout } from "./lib.mjs";
 
 const ENDPOINT_PATH = "/engine.io/";
 const DEFAULT_MAX_PAYLOAD = 1_000_000;
@@ -446,22 +446,7 @@ async function main() {
   }
   summary.maxPayload = maxPayload;
 
-  const deadline = setTimeout(
-    () => finish(false, `scenario timed out after ${SCENARIO_TIMEOUT_MS} ms`),
-    SCENARIO_TIMEOUT_MS,
-  );
-  try {
-    await run();
-    clearTimeout(deadline);
-    finish(true);
-  } catch (err) {
-    clearTimeout(deadline);
-    finish(false, err instanceof ScenarioError ? err.message : `unexpected error: ${err?.stack ?? err}`);
-  }
+  await runToVerdict(run, finish, SCENARIO_TIMEOUT_MS);
 }
-
-// Backstop: anything thrown outside the awaited chain still ends the run with a verdict.
-process.on("uncaughtException", (err) => finish(false, err instanceof ScenarioError ? err.message : String(err?.stack ?? err)));
-process.on("unhandledRejection", (err) => finish(false, err instanceof ScenarioError ? err.message : String(err?.stack ?? err)));
 
 main();

@@ -6,6 +6,23 @@ export const fail = (message) => {
   throw new ScenarioError(message);
 };
 
+// Runs a scenario to exactly one verdict: finish(true) when run() resolves, finish(false, why) when it fails,
+// when the global deadline passes (why from describeTimeout), or when anything is thrown outside the awaited chain.
+export async function runToVerdict(run, finish, timeoutMs, describeTimeout = () => "") {
+  const why = (err) => (err instanceof ScenarioError ? err.message : `unexpected error: ${err?.stack ?? err}`);
+  process.on("uncaughtException", (err) => finish(false, why(err)));
+  process.on("unhandledRejection", (err) => finish(false, why(err)));
+  const deadline = setTimeout(() => finish(false, `scenario timed out after ${timeoutMs} ms${describeTimeout()}`), timeoutMs);
+  try {
+    await run();
+    clearTimeout(deadline);
+    finish(true);
+  } catch (err) {
+    clearTimeout(deadline);
+    finish(false, why(err));
+  }
+}
+
 // Every wait is bounded. `what` may be a function, evaluated only if the wait times out. `unref` is for guards
 // on the losing side of a race (connect vs connect_error), which never settle and must not keep node alive;
 // only use it where a socket or a global deadline keeps the process running meanwhile.

@@ -10,7 +10,7 @@
 // Scenarios: namespaces, events-websocket, events-polling, binary-websocket, binary-polling, rooms,
 //            middleware, reconnect
 
-import { Inbox, ScenarioError, fail, withTimeout } from "./lib.mjs";
+import { Inbox, ScenarioError, fail, runToVerdict, withTimeout } from "./lib.mjs";
 import { io } from "socket.io-client";
 import { randomBytes } from "node:crypto";
 
@@ -719,22 +719,10 @@ async function main() {
     return;
   }
 
-  const deadline = setTimeout(() => {
+  await runToVerdict(run, finish, SCENARIO_TIMEOUT_MS, () => {
     const last = summary.steps.at(-1)?.step;
-    finish(false, `scenario timed out after ${SCENARIO_TIMEOUT_MS} ms${last ? ` (last finished step: ${last})` : ""}`);
-  }, SCENARIO_TIMEOUT_MS);
-  try {
-    await run();
-    clearTimeout(deadline);
-    finish(true);
-  } catch (err) {
-    clearTimeout(deadline);
-    finish(false, err instanceof ScenarioError ? err.message : `unexpected error: ${err?.stack ?? err}`);
-  }
+    return last ? ` (last finished step: ${last})` : "";
+  });
 }
-
-// Backstop: anything thrown outside the awaited chain still ends the run with a verdict.
-process.on("uncaughtException", (err) => finish(false, err instanceof ScenarioError ? err.message : String(err?.stack ?? err)));
-process.on("unhandledRejection", (err) => finish(false, err instanceof ScenarioError ? err.message : String(err?.stack ?? err)));
 
 main();

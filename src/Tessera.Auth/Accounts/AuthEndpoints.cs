@@ -87,6 +87,30 @@ public static partial class AuthEndpoints
     private static string? StringField(JsonElement body, string name) =>
         body.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
+    /// <summary>
+    /// The start of register and login: the per-address limit, then a JSON body with string fields username and
+    /// password. On failure the response to send instead.
+    /// </summary>
+    private static async Task<(string Username, string Password, IResult? Refused)> ReadCredentialsAsync(HttpContext context, AuthRateLimits limits)
+    {
+        if (LimitAddress(context, limits) is { } limited)
+        {
+            return ("", "", limited);
+        }
+        var body = await ReadBodyAsync(context.Request, allowEmpty: false).ConfigureAwait(false);
+        if (body.Error is not null)
+        {
+            return ("", "", body.Error);
+        }
+        var username = StringField(body.Json!.Value, "username");
+        var password = StringField(body.Json!.Value, "password");
+        if (username is null || password is null)
+        {
+            return ("", "", Error(StatusCodes.Status400BadRequest, "username and password are required strings."));
+        }
+        return (username, password, null);
+    }
+
     private static IResult? LimitAddress(HttpContext context, AuthRateLimits limits)
     {
         var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
@@ -109,20 +133,10 @@ public static partial class AuthEndpoints
         {
             return Error(StatusCodes.Status404NotFound, "Registration is disabled.");
         }
-        if (LimitAddress(context, services.GetRequiredService<AuthRateLimits>()) is { } limited)
+        var (username, password, refused) = await ReadCredentialsAsync(context, services.GetRequiredService<AuthRateLimits>()).ConfigureAwait(false);
+        if (refused is not null)
         {
-            return limited;
-        }
-        var body = await ReadBodyAsync(context.Request, allowEmpty: false).ConfigureAwait(false);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
-        var username = StringField(body.Json!.Value, "username");
-        var password = StringField(body.Json!.Value, "password");
-        if (username is null || password is null)
-        {
-            return Error(StatusCodes.Status400BadRequest, "username and password are required strings.");
+            return refused;
         }
         if (!UsernamePattern().IsMatch(username))
         {
@@ -146,20 +160,10 @@ public static partial class AuthEndpoints
     {
         var services = context.RequestServices;
         var limits = services.GetRequiredService<AuthRateLimits>();
-        if (LimitAddress(context, limits) is { } limited)
+        var (username, password, refused) = await ReadCredentialsAsync(context, limits).ConfigureAwait(false);
+        if (refused is not null)
         {
-            return limited;
-        }
-        var body = await ReadBodyAsync(context.Request, allowEmpty: false).ConfigureAwait(false);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
-        var username = StringField(body.Json!.Value, "username");
-        var password = StringField(body.Json!.Value, "password");
-        if (username is null || password is null)
-        {
-            return Error(StatusCodes.Status400BadRequest, "username and password are required strings.");
+            return refused;
         }
         var usernameKey = username.ToUpperInvariant();
         using (var probe = limits.FailedLogins.AttemptAcquire(usernameKey, 0))

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
@@ -44,9 +45,6 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
 
     public override bool CanCloseWhileWriting => true;
 
-    /// <summary>Writes raw bytes (the 101 response) before the transport is shared with its socket.</summary>
-    public void WriteUnshared(ReadOnlySpan<byte> bytes) => _output.Write(bytes);
-
     public void Attach(EngineIOSocket owner) => _owner = owner;
 
     public override void Deliver(EngineIOSocket socket, List<Frame> batch)
@@ -64,18 +62,30 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         Pump(batch);
     }
 
-    private void SendControl(WebSocketOpcode opcode, ReadOnlySpan<byte> payload)
+    private void SendPong(ReadOnlySpan<byte> payload)
     {
-        var frame = new byte[WebSocketFrame.HeaderLength(payload.Length) + payload.Length];
-        var headerLength = WebSocketFrame.WriteHeader(frame, opcode, payload.Length);
-        payload.CopyTo(frame.AsSpan(headerLength));
+        var frame = new ArrayBufferWriter<byte>(WebSocketFrame.HeaderLength(payload.Length) + payload.Length);
+        WebSocketFrame.Write(frame, WebSocketOpcode.Pong, payload);
+        SendControl(frame.WrittenSpan.ToArray(), isClose: false);
+    }
+
+    private void SendClose(ushort status)
+    {
+        var frame = new ArrayBufferWriter<byte>(4);
+        WebSocketFrame.WriteClose(frame, status);
+        SendControl(frame.WrittenSpan.ToArray(), isClose: true);
+    }
+
+    /// <summary>Queues a control frame ahead of any batch; nothing goes out after a close frame.</summary>
+    private void SendControl(byte[] frame, bool isClose)
+    {
         lock (this)
         {
             if (_closeSent || _outputCompleted)
             {
                 return;
             }
-            _closeSent = opcode == WebSocketOpcode.Close;
+            _closeSent = isClose;
             _control = _control is null ? frame : [.. _control, .. frame];
             if (_pumping)
             {
@@ -210,15 +220,25 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         }
         // Normal closure; the client answers with its own close frame, which ends the receive loop. One that does
         // not answer is cut off so the connection cannot linger.
-        Span<byte> status = [0x03, 0xE8];
-        SendControl(WebSocketOpcode.Close, status);
+        lock (this)
+        {
+            if (_finished)
+            {
+                // The receive loop has ended (the peer closed or vanished): no close handshake left to make.
+                return;
+            }
+        }
+        SendClose(CloseStatus.NormalClosure);
         _ = AbortUnlessClosedAsync();
     }
 
     private async Task AbortUnlessClosedAsync()
     {
-        var loop = ReceiveLoop;
-        if (await Task.WhenAny(loop, Task.Delay(CloseHandshakeTimeout)).ConfigureAwait(false) != loop)
+        try
+        {
+            await ReceiveLoop.WaitAsync(CloseHandshakeTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
         {
             _connection.Abort();
         }
@@ -320,8 +340,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
             if (closeStatus is not (0 or CloseStatus.PeerClosed))
             {
                 Log.DirectWebSocketRefused(_logger, socket.Id, closeStatus);
-                Span<byte> code = [(byte)(closeStatus >> 8), (byte)closeStatus];
-                SendControl(WebSocketOpcode.Close, code);
+                SendClose(closeStatus);
                 socket.Terminate(closeStatus == CloseStatus.MessageTooBig ? "transport error" : "parse error", Frame.Close);
             }
         }
@@ -332,7 +351,6 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         finally
         {
             message?.Dispose();
-            socket.OnWebSocketEnded(this);
             lock (this)
             {
                 _finished = true;
@@ -342,6 +360,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                     _output.Complete();
                 }
             }
+            socket.OnWebSocketEnded(this);
         }
     }
 
@@ -414,7 +433,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         switch (header.Opcode)
         {
             case WebSocketOpcode.Ping:
-                SendControl(WebSocketOpcode.Pong, data);
+                SendPong(data);
                 return 0;
             case WebSocketOpcode.Close:
                 if (!WebSocketFrame.IsValidClosePayload(data))
@@ -422,7 +441,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                     return CloseStatus.ProtocolError;
                 }
                 // Answer with the same status (RFC 6455 §5.5.1) unless ours went first.
-                SendControl(WebSocketOpcode.Close, data.Length >= 2 ? data[..2] : [0x03, 0xE8]);
+                SendClose(data.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(data) : CloseStatus.NormalClosure);
                 return CloseStatus.PeerClosed;
             default:
                 return 0;
@@ -433,6 +452,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     {
         /// <summary>Not sent: the client closed, the loop ends quietly.</summary>
         public const ushort PeerClosed = 1;
+        public const ushort NormalClosure = 1000;
         public const ushort ProtocolError = 1002;
         public const ushort InvalidPayload = 1007;
         public const ushort MessageTooBig = 1009;

@@ -27,8 +27,6 @@ internal sealed class MessageAssembler : IDisposable
 
     public WebSocketOpcode Opcode { get; private set; }
 
-    public WebSocketFrameHeader StreamedHeader => _streamed;
-
     public Memory<byte> Data => _buffer is null ? Memory<byte>.Empty : _buffer.AsMemory(0, _length);
 
     /// <summary>Appends a complete data frame; false on a protocol error or past <paramref name="maxPayload"/>.</summary>
