@@ -29,7 +29,7 @@ public static class NodeInterop
     {
         if (!Directory.Exists(Path.Combine(InteropDirectory, "node_modules")))
         {
-            throw new InvalidOperationException($"Run `npm ci` in {InteropDirectory} first (.ci/run does it).");
+            throw new InvalidOperationException($"Run `npm ci` in {InteropDirectory} first (bash scripts/test.sh does it).");
         }
         return RunProcessAsync("node", [script, .. args], onLine, environment);
     }

@@ -17,6 +17,23 @@ public class EngineIOClientInteropTests
         await server.AssertServesNewClientAsync();
     }
 
+    // What the official client receives when the server closes the session: Node's engine.io sends the close
+    // packet over polling (engine.io-client: "transport closed by the server") and only a close frame over
+    // WebSocket, on either WebSocket path. A close packet over WebSocket would show as a "close" packet.
+    [Theory]
+    [InlineData("server-close-polling", true, "transport closed by the server")]
+    [InlineData("server-close-websocket", true, "websocket connection closed")]
+    [InlineData("server-close-websocket", false, "websocket connection closed")]
+    public async Task Official_client_sees_a_server_close_as_from_node(string scenario, bool directWebSockets, string description)
+    {
+        await using var server = await TestServer.StartAsync(directWebSockets: directWebSockets);
+        var summary = await NodeInterop.RunAsync("engineio.mjs", scenario, server.BaseUrl);
+        Assert.Equal("message", string.Join(',', summary.GetProperty("packets").EnumerateArray().Select(p => p.GetString())));
+        Assert.Equal("transport close", summary.GetProperty("closeReason").GetString());
+        Assert.StartsWith(description, summary.GetProperty("closeDescription").GetString());
+        Assert.Equal("forced close", await server.Handler.WaitClosedAsync(summary.GetProperty("sid").GetString()!));
+    }
+
     [Theory]
     [InlineData("ping-timeout-polling")]
     [InlineData("ping-timeout-websocket")]

@@ -123,6 +123,33 @@ public class PollingTests
         Assert.Equal("transport close", await server.Handler.WaitClosedAsync(sid));
     }
 
+    // The public suite's "forcefully closes the session" sends the GET and the close POST at once; Kestrel may
+    // start the POST first. The GET still gets the noop, and only then is the session gone.
+    [Fact]
+    public async Task Get_arriving_just_after_the_client_close_packet_still_gets_the_noop()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (sid, _) = await server.HandshakeAsync();
+        var socket = await server.Handler.Opened.Reader.ReadAsync();
+        Assert.Equal(HttpStatusCode.OK, (await server.PostAsync(sid, "1")).Status);
+        Assert.False(socket.Send(EngineIOOutgoingMessage.Text("too late")));
+        var poll = await server.GetAsync(sid);
+        Assert.Equal(HttpStatusCode.OK, poll.Status);
+        Assert.Equal("6", poll.Body);
+        Assert.Equal("transport close", await server.Handler.WaitClosedAsync(sid));
+        Assert.Equal(HttpStatusCode.BadRequest, (await server.GetAsync(sid)).Status);
+    }
+
+    [Fact]
+    public async Task Client_close_packet_with_no_get_ends_the_session_by_itself()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (sid, _) = await server.HandshakeAsync();
+        Assert.Equal(HttpStatusCode.OK, (await server.PostAsync(sid, "1\u001e4after close")).Status);
+        Assert.Equal("transport close", await server.Handler.WaitClosedAsync(sid));
+        Assert.Equal(HttpStatusCode.BadRequest, (await server.GetAsync(sid)).Status);
+    }
+
     [Fact]
     public async Task Server_close_sends_queued_messages_then_the_close_packet()
     {

@@ -28,6 +28,13 @@ public sealed class RecordingHandler : EngineIOHandler
 
     public override ValueTask OnMessageAsync(EngineIOSocket socket, EngineIOMessage message)
     {
+        if (!message.IsBinary && message.Data.Span.SequenceEqual("close-me"u8))
+        {
+            // The interop scripts' way to have the server close a session.
+            socket.Send(EngineIOOutgoingMessage.Text("bye"));
+            socket.Close();
+            return default;
+        }
         socket.Send(message.IsBinary
             ? EngineIOOutgoingMessage.Binary(message.Data.ToArray())
             : EngineIOOutgoingMessage.Text(message.Data.Span));

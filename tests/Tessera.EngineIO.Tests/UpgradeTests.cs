@@ -91,21 +91,68 @@ public class UpgradeTests
         Assert.Equal("4fine", (await server.GetAsync(sid)).Body);
     }
 
-    [Fact]
-    public async Task Second_upgrade_of_an_upgraded_session_is_refused()
+    // Node's engine.io accepts a WebSocket for a session that cannot upgrade (already upgraded, upgrading, or on
+    // WebSocket from the start) and closes it at once; the session is untouched.
+    // The public engine.io-protocol suite's "ignores WebSocket connection with same sid after upgrade".
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Second_websocket_for_an_upgraded_session_is_accepted_then_closed(bool directWebSockets)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(directWebSockets: directWebSockets);
         var (sid, _) = await server.HandshakeAsync();
         using var ws = await server.ConnectWebSocketAsync($"EIO=4&transport=websocket&sid={sid}");
         await ws.SendTextAsync("2probe");
         Assert.Equal("3probe", await ws.ReceiveTextAsync());
         await ws.SendTextAsync("5");
-        await ws.SendTextAsync("4a");
-        Assert.Equal("4a", await ws.ReceiveTextAsync());
 
+        await AssertAcceptedThenClosedAsync(server, sid);
+        await ws.SendTextAsync("4still upgraded");
+        Assert.Equal("4still upgraded", await ws.ReceiveTextAsync());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Second_websocket_while_an_upgrade_is_probing_is_accepted_then_closed(bool directWebSockets)
+    {
+        await using var server = await TestServer.StartAsync(directWebSockets: directWebSockets);
+        var (sid, _) = await server.HandshakeAsync();
+        using var ws = await server.ConnectWebSocketAsync($"EIO=4&transport=websocket&sid={sid}");
+        await ws.SendTextAsync("2probe");
+        Assert.Equal("3probe", await ws.ReceiveTextAsync());
+
+        await AssertAcceptedThenClosedAsync(server, sid);
+        // The first probe still completes the upgrade.
+        await ws.SendTextAsync("5");
+        await ws.SendTextAsync("4upgraded");
+        Assert.Equal("4upgraded", await ws.ReceiveTextAsync());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Websocket_carrying_the_sid_of_a_websocket_session_is_accepted_then_closed(bool directWebSockets)
+    {
+        await using var server = await TestServer.StartAsync(directWebSockets: directWebSockets);
+        using var ws = await server.ConnectWebSocketAsync("EIO=4&transport=websocket");
+        var open = await ws.ReceiveTextAsync();
+        var sid = System.Text.Json.JsonDocument.Parse(open[1..]).RootElement.GetProperty("sid").GetString()!;
+
+        await AssertAcceptedThenClosedAsync(server, sid);
+        await ws.SendTextAsync("4first still open");
+        Assert.Equal("4first still open", await ws.ReceiveTextAsync());
+    }
+
+    private static async Task AssertAcceptedThenClosedAsync(TestServer server, string sid)
+    {
         using var again = new ClientWebSocket();
         again.Options.CollectHttpResponseDetails = true;
-        await Assert.ThrowsAsync<WebSocketException>(() => again.ConnectAsync(new Uri(server.WsUrl($"EIO=4&transport=websocket&sid={sid}")), CancellationToken.None));
-        Assert.Equal(HttpStatusCode.BadRequest, again.HttpStatusCode);
+        await again.ConnectAsync(new Uri(server.WsUrl($"EIO=4&transport=websocket&sid={sid}")), CancellationToken.None);
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, again.HttpStatusCode);
+        // Nothing but the close frame: no open packet, no Engine.IO close packet.
+        var (type, _) = await again.ReceiveMessageAsync();
+        Assert.Equal(WebSocketMessageType.Close, type);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, again.CloseStatus);
     }
 }

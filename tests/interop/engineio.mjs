@@ -6,7 +6,7 @@
 //
 // Exit code 0 = pass, 1 = fail (reason on stderr). Exactly one JSON summary line goes to stdout.
 // Scenarios: polling-roundtrip, websocket-roundtrip, upgrade, order-polling, order-websocket,
-//            ping-timeout-polling, ping-timeout-websocket
+//            ping-timeout-polling, ping-timeout-websocket, server-close-polling, server-close-websocket
 
 import { Socket } from "engine.io-client";
 import { randomBytes, randomInt } from "node:crypto";
@@ -402,7 +402,28 @@ async function pingTimeoutScenario(transport) {
   if (pongs.leaked > 0) fail(`${pongs.leaked} pong packet(s) were still sent despite suppression`);
 }
 
+// The server closes the session (the test's handler answers "close-me" with "bye", then closes). Reports
+// every packet type the client received after open, in order, and how it saw the close. Over WebSocket Node's
+// server sends no close packet (only the close frame); over polling the close packet is how it says it.
+async function serverCloseScenario(transport) {
+  const conn = await connect([transport]);
+  const { socket } = conn;
+  const packets = [];
+  socket.on("packet", (packet) => packets.push(packet.type));
+  const closed = new Promise((resolve) => socket.once("close", (reason, desc) => resolve({ reason, desc })));
+  socket.send("close-me");
+  const echoed = await conn.inbox.next("'bye' before the close");
+  if (echoed !== "bye") fail(`expected "bye" before the close, received ${preview(echoed)}`);
+  const { reason, desc } = await withTimeout(closed, ECHO_TIMEOUT_MS, "'close' after the server closed the session");
+  summary.transport = transport;
+  summary.packets = packets.filter((type) => type !== "ping");
+  summary.closeReason = reason;
+  summary.closeDescription = describeClose(desc);
+}
+
 const SCENARIOS = {
+  "server-close-polling": () => serverCloseScenario("polling"),
+  "server-close-websocket": () => serverCloseScenario("websocket"),
   "polling-roundtrip": () => transportRoundTrip("polling"),
   "websocket-roundtrip": () => transportRoundTrip("websocket"),
   upgrade: () => upgradeScenario(),

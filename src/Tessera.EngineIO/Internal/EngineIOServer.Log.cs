@@ -49,5 +49,8 @@ internal sealed partial class EngineIOServer
 
         [LoggerMessage(14, LogLevel.Error, "Engine.IO handler {Method} threw for session {Sid}.")]
         public static partial void HandlerFailed(ILogger logger, string method, string sid, Exception exception);
+
+        [LoggerMessage(15, LogLevel.Debug, "Engine.IO session {Sid}: WebSocket for a session that cannot upgrade; closed at once.")]
+        public static partial void UpgradeIgnored(ILogger logger, string sid);
     }
 }

@@ -291,7 +291,22 @@ internal sealed partial class EngineIOServer
     {
         if (!socket.TryBeginUpgrade())
         {
-            await WriteErrorAsync(context, ErrorCode.BadRequest).ConfigureAwait(false);
+            // Already upgraded, upgrading, or on WebSocket from the start: Node accepts the WebSocket and closes it
+            // at once (a 400 here makes Node's ws client throw). The session itself carries on.
+            Log.UpgradeIgnored(_logger, socket.Id);
+            ApplyCors(context);
+            using var ignored = await AcceptAsync(context).ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                // Node's ws sends a close frame without a status; ASP.NET Core's WebSocket always writes one (1005
+                // may not go on the wire), so 1000. Then wait for the client's answer.
+                await ignored.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
+            {
+                ignored.Abort();
+            }
             return;
         }
         WebSocket webSocket;

@@ -202,6 +202,11 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     {
         foreach (var frame in CollectionsMarshal.AsSpan(batch))
         {
+            if (frame.IsClose)
+            {
+                // Shutdown sends a close frame instead, once the batch is out.
+                continue;
+            }
             var payload = frame.Data.Span;
             var headerLength = WebSocketFrame.HeaderLength(payload.Length);
             var span = _output.GetSpan(headerLength + payload.Length);

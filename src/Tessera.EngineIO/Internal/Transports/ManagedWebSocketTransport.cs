@@ -22,6 +22,11 @@ internal sealed class ManagedWebSocketTransport(WebSocket webSocket) : WebSocket
                 for (var i = 0; i < next.Count; i++)
                 {
                     var frame = next[i];
+                    if (frame.IsClose)
+                    {
+                        // Shutdown closes the WebSocket itself once the batch is out.
+                        continue;
+                    }
                     await WebSocket.SendAsync(
                         frame.Data,
                         frame.IsBinary ? WebSocketMessageType.Binary : WebSocketMessageType.Text,
