@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Runs every test of the solution (unit, real-Kestrel, and the Node/Python interop tests they drive),
 # then prints one closing line "N passed, N failed, N skipped". Exit status is non-zero if anything failed
-# or if no test ran at all.
+# or if no test ran at all. It first installs what the tests need and the machine lacks (scripts/setup.sh),
+# so on a fresh clone this command is the whole set-up.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+if ! setup_test_dependencies; then
+  echo "set-up failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
