@@ -21,8 +21,7 @@ if (string.IsNullOrEmpty(secret) || System.Text.Encoding.UTF8.GetByteCount(secre
     Console.Error.WriteLine("JWT_SECRET must be set to a secret of at least 32 bytes (UTF-8).");
     return 2;
 }
-builder.Services.AddSocketIO();
-builder.Services.AddJwtAuthentication(o =>
+builder.Services.AddSocketIO().AddJwtAuthentication(o =>
 {
     o.AddHmacSecret(secret);
     // As the tutorial's jwt.verify(token, SECRET): jsonwebtoken's "JWT" type, no iss/aud, exp optional.

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using Tessera.Auth.Internal;
@@ -21,14 +20,15 @@ public sealed class AuthenticatedSockets : IDisposable
 
     private readonly JwtAuthenticationOptions _options;
     private readonly ExpiryScheduler _scheduler;
-    private readonly ConditionalWeakTable<SocketIOSocket, State> _states = new();
+    private readonly AuthMetrics _metrics;
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<State, byte>> _bySession = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<State, byte>> _byUser = new(StringComparer.Ordinal);
 
-    public AuthenticatedSockets(IOptions<JwtAuthenticationOptions> options, TimeProvider? time = null)
+    internal AuthenticatedSockets(IOptions<JwtAuthenticationOptions> options, AuthMetrics metrics, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
+        _metrics = metrics;
         _scheduler = new ExpiryScheduler(time);
     }
 
@@ -36,8 +36,11 @@ public sealed class AuthenticatedSockets : IDisposable
     public int Count => _byUser.Values.Sum(set => set.Count);
 
     /// <summary>When the socket's current token expires, if it is authenticated.</summary>
-    public DateTimeOffset? ExpiresAt(SocketIOSocket socket) =>
-        _states.TryGetValue(socket, out var state) ? DateTimeOffset.FromUnixTimeMilliseconds(Volatile.Read(ref state.ExpiresAtMs)) : null;
+    public static DateTimeOffset? ExpiresAt(SocketIOSocket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        return socket.Features.Get<ISocketAuthenticationFeature>()?.ExpiresAt;
+    }
 
     /// <summary>Sends <c>auth:revoked</c> to every socket of the login session and disconnects them. Returns how many.</summary>
     public int RevokeSession(string sessionId) => Counted(Revoke(_bySession, sessionId), "session");
@@ -45,11 +48,11 @@ public sealed class AuthenticatedSockets : IDisposable
     /// <summary>Sends <c>auth:revoked</c> to every socket of the user and disconnects them. Returns how many.</summary>
     public int RevokeUser(string subject) => Counted(Revoke(_byUser, subject), "user");
 
-    private static int Counted(int revoked, string scope)
+    private int Counted(int revoked, string scope)
     {
         if (revoked > 0)
         {
-            AuthMetrics.Revocations.Add(revoked, AuthMetrics.Tag("scope", scope));
+            _metrics.Revocations.Add(revoked, AuthMetrics.Tag("scope", scope));
         }
         return revoked;
     }
@@ -73,7 +76,7 @@ public sealed class AuthenticatedSockets : IDisposable
     internal void Track(SocketIOSocket socket, AccessTokenValidationResult token)
     {
         var state = new State(socket, token.Subject ?? string.Empty, token.Principal?.FindFirst("sid")?.Value);
-        _states.AddOrUpdate(socket, state);
+        socket.Features.Set<ISocketAuthenticationFeature>(state);
         Add(_byUser, state.Subject, state);
         if (state.SessionId is not null)
         {
@@ -101,7 +104,7 @@ public sealed class AuthenticatedSockets : IDisposable
     /// <summary>Handles <c>auth:refresh</c>: same user, new expiry; the socket keeps its id and rooms.</summary>
     internal object Refresh(SocketIOSocket socket, AccessTokenValidationResult token)
     {
-        if (!_states.TryGetValue(socket, out var state) || !socket.Connected)
+        if (socket.Features.Get<ISocketAuthenticationFeature>() is not State state || !socket.Connected)
         {
             return new { ok = false, code = AuthErrorCodes.TokenInvalid };
         }
@@ -176,7 +179,7 @@ public sealed class AuthenticatedSockets : IDisposable
 
     public void Dispose() => _scheduler.Dispose();
 
-    private sealed class State(SocketIOSocket socket, string subject, string? sessionId) : IDeadlineTarget
+    private sealed class State(SocketIOSocket socket, string subject, string? sessionId) : IDeadlineTarget, ISocketAuthenticationFeature
     {
         public const byte Warning = 0;
         public const byte Expiry = 1;
@@ -188,6 +191,14 @@ public sealed class AuthenticatedSockets : IDisposable
         public long ExpiresAtMs;
 
         long IDeadlineTarget.Version => Volatile.Read(ref Version);
+
+        System.Security.Claims.ClaimsPrincipal ISocketAuthenticationFeature.User => Socket.User;
+
+        string ISocketAuthenticationFeature.Subject => Subject;
+
+        string? ISocketAuthenticationFeature.SessionId => Volatile.Read(ref SessionId);
+
+        DateTimeOffset ISocketAuthenticationFeature.ExpiresAt => DateTimeOffset.FromUnixTimeMilliseconds(Volatile.Read(ref ExpiresAtMs));
 
         public void OnDue(long version, byte kind)
         {

@@ -91,22 +91,43 @@ public sealed class JwtAuthenticationOptions
     public JwtAuthenticationOptions AddPublicKeyFile(string path, string? keyId = null) =>
         AddPublicKeyPem(File.ReadAllText(path), keyId ?? Path.GetFileNameWithoutExtension(path));
 
-    internal void Validate()
+    /// <summary>
+    /// An ASP.NET Core authentication scheme (e.g. "Bearer" for JwtBearer, "Cookies") that authenticates sockets
+    /// instead of Tessera's own validation; null (the default) uses <see cref="SigningKeys"/> or
+    /// <see cref="Authority"/>. See <c>AddAuthenticationScheme</c>.
+    /// </summary>
+    public string? AuthenticationScheme { get; set; }
+
+    /// <summary>What is wrong with these options, or null.</summary>
+    internal string? Problem()
     {
-        if (SigningKeys.Count == 0 && Authority is null && MetadataAddress is null)
+        if (AuthenticationScheme is null && SigningKeys.Count == 0 && Authority is null && MetadataAddress is null)
         {
-            throw new InvalidOperationException("JWT authentication needs a signing key (AddHmacSecret, AddPublicKeyPem) or an OpenID Connect Authority.");
+            return "JWT authentication needs a signing key (AddHmacSecret, AddPublicKeyPem), an OpenID Connect Authority, or an AuthenticationScheme.";
         }
         foreach (var key in SigningKeys)
         {
             if (key is SymmetricSecurityKey symmetric && symmetric.Key.Length < 32)
             {
-                throw new InvalidOperationException($"The JWT signing secret is {symmetric.Key.Length} bytes; HS256 needs at least 32 bytes.");
+                return $"The JWT signing secret is {symmetric.Key.Length} bytes; HS256 needs at least 32 bytes.";
             }
         }
         if (MaxTokenLength <= 0 || ClockSkew < TimeSpan.Zero)
         {
-            throw new InvalidOperationException("JwtAuthenticationOptions: MaxTokenLength must be positive and ClockSkew not negative.");
+            return "JwtAuthenticationOptions: MaxTokenLength must be positive and ClockSkew not negative.";
+        }
+        if (ExpiryWarning < TimeSpan.Zero)
+        {
+            return "JwtAuthenticationOptions: ExpiryWarning must not be negative.";
+        }
+        return null;
+    }
+
+    internal void Validate()
+    {
+        if (Problem() is { } problem)
+        {
+            throw new InvalidOperationException(problem);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,12 +19,13 @@ public static class SocketAuthorization
         public Dictionary<string, List<Rule>> Events { get; } = new(StringComparer.Ordinal);
     }
 
-    private static readonly ConditionalWeakTable<SocketIONamespace, Rules> Table = new();
-
     private static SocketIONamespace Add(SocketIONamespace ns, string? eventName, Rule rule)
     {
         ArgumentNullException.ThrowIfNull(ns);
-        var rules = Table.GetValue(ns, static _ => new Rules());
+        // Set when the namespace was created, by the authentication layer that enforces the rules: without it a
+        // rule would be stored and never checked.
+        var rules = ns.Features.Get<Rules>()
+            ?? throw new InvalidOperationException("Socket authorization rules need authentication: call services.AddSocketIO().AddJwtAuthentication(…).");
         lock (rules)
         {
             if (eventName is null)
@@ -74,7 +74,7 @@ public static class SocketAuthorization
     /// <summary>Whether the user passes the namespace's connect rules (eventName null) or the event's rules.</summary>
     internal static async ValueTask<bool> AllowsAsync(SocketIONamespace ns, string? eventName, ClaimsPrincipal user, IServiceProvider? services)
     {
-        if (!Table.TryGetValue(ns, out var rules))
+        if (ns.Features.Get<Rules>() is not { } rules)
         {
             return true;
         }

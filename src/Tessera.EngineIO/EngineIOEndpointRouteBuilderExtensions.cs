@@ -47,7 +47,7 @@ public static class EngineIOEndpointRouteBuilderExtensions
         var services = endpoints.ServiceProvider;
         var logger = (services.GetService<ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance)
             .CreateLogger("Tessera.EngineIO");
-        var server = new EngineIOServer(options, handler, logger);
+        var server = new EngineIOServer(options, handler, logger, new EngineIOMetrics(services.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
 
         // Closing every session with a close packet lets clients tell a restart from a network failure.
         var lifetime = services.GetService<IHostApplicationLifetime>();

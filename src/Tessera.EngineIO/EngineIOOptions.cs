@@ -45,19 +45,33 @@ public sealed class EngineIOOptions
     /// </summary>
     public Func<HttpContext, ValueTask<EngineIORequestDecision>>? AllowRequest { get; set; }
 
-    internal void Validate()
+    /// <summary>What is wrong with these options, or null.</summary>
+    internal string? Problem()
     {
         if (PingInterval <= TimeSpan.Zero || PingTimeout <= TimeSpan.Zero)
         {
-            throw new InvalidOperationException("EngineIOOptions: PingInterval and PingTimeout must be positive.");
+            return "EngineIOOptions: PingInterval and PingTimeout must be positive.";
         }
         if (MaxPayload <= 0)
         {
-            throw new InvalidOperationException("EngineIOOptions: MaxPayload must be positive.");
+            return "EngineIOOptions: MaxPayload must be positive.";
+        }
+        if (UpgradeTimeout <= TimeSpan.Zero)
+        {
+            return "EngineIOOptions: UpgradeTimeout must be positive.";
         }
         if ((Transports & EngineIOTransports.All) == 0)
         {
-            throw new InvalidOperationException("EngineIOOptions: at least one transport must be enabled.");
+            return "EngineIOOptions: at least one transport must be enabled.";
+        }
+        return null;
+    }
+
+    internal void Validate()
+    {
+        if (Problem() is { } problem)
+        {
+            throw new InvalidOperationException(problem);
         }
     }
 }

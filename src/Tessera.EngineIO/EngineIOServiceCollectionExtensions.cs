@@ -11,11 +11,20 @@ public static class EngineIOServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton<EngineIOEndpoints>();
-        var builder = services.AddOptions<EngineIOOptions>();
+        var builder = services.AddOptions<EngineIOOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<EngineIOOptions>, EngineIOOptionsValidation>());
         if (configure is not null)
         {
             builder.Configure(configure);
         }
         return services;
     }
+}
+
+internal sealed class EngineIOOptionsValidation : Microsoft.Extensions.Options.IValidateOptions<EngineIOOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, EngineIOOptions options) =>
+        options.Problem() is { } problem
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problem)
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
 }

@@ -77,8 +77,8 @@ public sealed class EngineIOSocket
         {
             return false;
         }
-        EngineIOMetrics.MessagesOut.Add(1);
-        EngineIOMetrics.BytesOut.Add(message.Length);
+        _server.Metrics.MessagesOut.Add(1);
+        _server.Metrics.BytesOut.Add(message.Length);
         return true;
     }
 
@@ -100,8 +100,8 @@ public sealed class EngineIOSocket
             batch = TakeBatchLocked(out sink);
         }
         sink?.Deliver(this, batch!);
-        EngineIOMetrics.MessagesOut.Add(1);
-        EngineIOMetrics.BytesOut.Add(message.Length);
+        _server.Metrics.MessagesOut.Add(1);
+        _server.Metrics.BytesOut.Add(message.Length);
         return true;
     }
 

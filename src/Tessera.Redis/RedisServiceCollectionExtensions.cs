@@ -2,23 +2,25 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Tessera.Auth.Accounts;
 using Tessera.Redis;
 using Tessera.SocketIO;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
+/// <summary>Adds the Redis cluster adapter to <c>services.AddSocketIO()</c>.</summary>
 public static class RedisServiceCollectionExtensions
 {
     /// <summary>
     /// Cluster mode: every namespace uses <see cref="RedisAdapter"/> (interoperable with Node's
-    /// @socket.io/redis-adapter), revocations travel over Redis, and /healthz reports Redis. Call after
-    /// AddSocketIO (and AddTesseraAccounts, if used).
+    /// @socket.io/redis-adapter), so broadcasts, rooms and server-side events reach every node, and /healthz
+    /// reports Redis. Call after AddSocketIO.
     /// </summary>
-    public static IServiceCollection AddTesseraRedis(this IServiceCollection services, Action<RedisOptions> configure)
+    public static ISocketIOBuilder AddRedisAdapter(this ISocketIOBuilder builder, Action<RedisOptions> configure)
     {
+        ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<RedisOptions>().Configure(configure).Validate(o => !string.IsNullOrWhiteSpace(o.Configuration), "Tessera:Redis:Configuration is empty.");
+        var services = builder.Services;
+        services.AddOptions<RedisOptions>().Configure(configure).Validate(o => !string.IsNullOrWhiteSpace(o.Configuration), "RedisOptions: Configuration (Tessera:Redis:Configuration) is empty.").ValidateOnStart();
         services.TryAddSingleton<RedisConnection>();
         services.AddHostedService(sp => sp.GetRequiredService<RedisConnection>());
         services.AddSingleton<IConfigureOptions<SocketIOOptions>>(sp => new ConfigureOptions<SocketIOOptions>(o =>
@@ -27,9 +29,8 @@ public static class RedisServiceCollectionExtensions
             var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tessera.Redis");
             o.AdapterFactory = ns => new RedisAdapter(ns, redis, logger);
         }));
-        services.Replace(ServiceDescriptor.Singleton<IRevocationBus, RedisRevocationBus>());
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis");
-        return services;
+        return builder;
     }
 }
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Identity;
-using Tessera.Auth.Accounts;
+using Tessera.Accounts;
 
 namespace Tessera.Server;
 
@@ -27,7 +27,7 @@ public static class Cli
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddTesseraAccounts(o => ServerSetup.BindAccounts(o, configuration));
+        services.AddSocketIO().AddAccounts(o => ServerSetup.BindAccounts(o, configuration));
         await using var provider = services.BuildServiceProvider();
         var store = provider.GetRequiredService<IAccountStore>();
         try

@@ -24,7 +24,7 @@ app.MapTessera();
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
-    var data = Path.GetFullPath(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Tessera.Auth.Accounts.AccountOptions>>().Value.DataDirectory);
+    var data = Path.GetFullPath(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Tessera.Accounts.AccountOptions>>().Value.DataDirectory);
     foreach (var url in app.Urls)
     {
         Console.WriteLine($"Tessera listening on {url}");

@@ -1,5 +1,5 @@
 using Tessera.Auth;
-using Tessera.Auth.Accounts;
+using Tessera.Accounts;
 using Tessera.SocketIO;
 
 namespace Tessera.Server;
@@ -14,20 +14,20 @@ public static class ServerSetup
     {
         var tessera = configuration.GetSection("Tessera");
         var auth = tessera.GetSection("Auth");
-        services.AddSocketIO();
-        services.AddJwtAuthentication(o =>
-        {
-            o.ClockSkew = auth.GetValue("ClockSkew", TimeSpan.FromSeconds(30));
-            o.ExpiryWarning = auth.GetValue("ExpiryWarning", TimeSpan.FromMinutes(1));
-            o.AllowQueryToken = auth.GetValue("AllowQueryToken", true);
-        });
-        services.AddTesseraAccounts(o => BindAccounts(o, configuration));
+        var socketIO = services.AddSocketIO()
+            .AddJwtAuthentication(o =>
+            {
+                o.ClockSkew = auth.GetValue("ClockSkew", TimeSpan.FromSeconds(30));
+                o.ExpiryWarning = auth.GetValue("ExpiryWarning", TimeSpan.FromMinutes(1));
+                o.AllowQueryToken = auth.GetValue("AllowQueryToken", true);
+            })
+            .AddAccounts(o => BindAccounts(o, configuration));
         services.AddSingleton<PrometheusMetrics>();
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         // Cluster mode: nodes share Redis (and the store and signing key through a shared data directory).
         if (tessera.GetValue<string?>("Redis:Configuration") is { Length: > 0 } redis)
         {
-            services.AddTesseraRedis(o => o.Configuration = redis);
+            socketIO.AddRedisAdapter(o => o.Configuration = redis);
         }
     }
 

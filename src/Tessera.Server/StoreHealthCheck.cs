@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Tessera.Auth.Accounts;
+using Tessera.Accounts;
 
 namespace Tessera.Server;
 

@@ -1,25 +1,32 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Tessera.SocketIO;
+using Tessera.SocketIO.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
 
 public static class SocketIOExtensions
 {
-    /// <summary>Registers the <see cref="SocketIOServer"/> (inject it anywhere to emit) and its options.</summary>
-    public static IServiceCollection AddSocketIO(this IServiceCollection services, Action<SocketIOOptions>? configure = null)
+    /// <summary>
+    /// Registers the <see cref="SocketIOServer"/> (inject it anywhere to emit) and its options, validated at start.
+    /// Returns the builder where authentication and adapters plug in.
+    /// </summary>
+    public static ISocketIOBuilder AddSocketIO(this IServiceCollection services, Action<SocketIOOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<SocketIOOptions>();
+        var options = services.AddOptions<SocketIOOptions>().ValidateOnStart();
         if (configure is not null)
         {
             options.Configure(configure);
         }
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SocketIOOptions>, SocketIOOptionsValidation>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<SocketIOOptions>, SocketIOOptionsValidation>());
         services.TryAddSingleton<SocketIOServer>();
         // The registry of Engine.IO endpoints, for the direct WebSocket path.
         services.AddEngineIO();
-        return services;
+        return new SocketIOBuilder(services);
     }
 
     /// <summary>Serves Socket.IO at <paramref name="path"/> (default "/socket.io", as the clients expect).</summary>

@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using Tessera.SocketIO.Internal;
 
 namespace Tessera.SocketIO;
@@ -31,6 +32,9 @@ public sealed class SocketIONamespace
     public string Name { get; }
 
     public SocketIOServer Server { get; }
+
+    /// <summary>Typed state that other layers attach to the namespace (authorization rules, for one).</summary>
+    public IFeatureCollection Features { get; } = new FeatureCollection();
 
     /// <summary>Rooms and broadcasts of this namespace; in-memory unless the server's adapter factory says otherwise.</summary>
     public ISocketIOAdapter Adapter => _adapter ??= Server.CreateAdapter(this);

@@ -37,13 +37,29 @@ public sealed class SocketIOOptions
         return options;
     }
 
-    internal void Validate()
+    /// <summary>What is wrong with these options, or null; nothing is changed.</summary>
+    internal string? Problem()
     {
         if (ConnectTimeout <= TimeSpan.Zero)
         {
-            throw new InvalidOperationException("SocketIOOptions: ConnectTimeout must be positive.");
+            return "SocketIOOptions: ConnectTimeout must be positive.";
         }
-        if (!SerializerOptions.Converters.OfType<ByteArrayAttachmentConverter>().Any())
+        if (AckTimeout <= TimeSpan.Zero)
+        {
+            return "SocketIOOptions: AckTimeout must be positive.";
+        }
+        if (SerializerOptions is null)
+        {
+            return "SocketIOOptions: SerializerOptions must not be null.";
+        }
+        // The Engine.IO options inside are checked by the endpoint MapSocketIO creates, before the app starts.
+        return null;
+    }
+
+    /// <summary>Adds the attachment converters if the application replaced <see cref="SerializerOptions"/> without them.</summary>
+    internal void EnsureAttachmentConverters()
+    {
+        if (!SerializerOptions.IsReadOnly && !SerializerOptions.Converters.OfType<ByteArrayAttachmentConverter>().Any())
         {
             SerializerOptions.Converters.Add(new ByteArrayAttachmentConverter());
             SerializerOptions.Converters.Add(new MemoryAttachmentConverter());

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
@@ -17,17 +18,26 @@ public sealed partial class SocketIOServer
     private readonly ISocketIONamespaceConfigurator[] _configurators;
     private int _clients;
 
-    public SocketIOServer(IOptions<SocketIOOptions> options, ILogger<SocketIOServer>? logger = null, IEnumerable<ISocketIONamespaceConfigurator>? configurators = null)
+    public SocketIOServer(
+        IOptions<SocketIOOptions> options,
+        ILogger<SocketIOServer>? logger = null,
+        IEnumerable<ISocketIONamespaceConfigurator>? configurators = null,
+        System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _configurators = configurators?.ToArray() ?? [];
         Options = options.Value;
-        Options.Validate();
+        // Also when constructed without the host's options pipeline (tests, tools): the same checks as at start.
+        if (Options.Problem() is { } problem)
+        {
+            throw new OptionsValidationException(nameof(SocketIOOptions), typeof(SocketIOOptions), [problem]);
+        }
+        Options.EnsureAttachmentConverters();
         Logger = (ILogger?)logger ?? NullLogger.Instance;
         EngineHandler = new EngineHandlerImpl(this);
         Of("/");
-        // One gauge per server: sockets per namespace, read when a metrics exporter collects.
-        _meter = new System.Diagnostics.Metrics.Meter("Tessera.SocketIO");
+        // Sockets per namespace, read when a metrics exporter collects. The host's meter factory owns the meter.
+        _meter = meterFactory?.Create("Tessera.SocketIO") ?? new System.Diagnostics.Metrics.Meter("Tessera.SocketIO");
         _meter.CreateObservableGauge("tessera.socketio.sockets.connected", ObserveSockets, description: "Connected sockets per namespace");
         _meter.CreateObservableGauge("tessera.socketio.clients.connected", () => ClientsCount, description: "Open Engine.IO connections");
     }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Tessera.SocketIO.Internal;
 using Tessera.SocketIO.Internal.Parser;
@@ -49,6 +50,15 @@ public sealed class SocketIOSocket
         get => _user ??= new ClaimsPrincipal(new ClaimsIdentity());
         set => _user = value ?? throw new ArgumentNullException(nameof(value));
     }
+
+    private IFeatureCollection? _features;
+
+    /// <summary>
+    /// Typed state that other layers attach to the socket (authentication's token, for one), as ASP.NET Core's
+    /// <c>HttpContext.Features</c>. Created on first use: a socket nobody attaches anything to holds none.
+    /// </summary>
+    public IFeatureCollection Features =>
+        _features ?? Interlocked.CompareExchange(ref _features, new FeatureCollection(), null) ?? _features;
 
     /// <summary>Free-form data attached to the socket (Node's <c>socket.data</c>), visible to FetchSocketsAsync.</summary>
     public ConcurrentDictionary<string, object?> Data => _data ?? Interlocked.CompareExchange(ref _data, new(), null) ?? _data;

@@ -45,8 +45,7 @@ public sealed class AuthTestServer : IAsyncDisposable
             builder =>
             {
                 builder.Services.AddAuthorization(o => o.AddPolicy("gold", p => p.RequireClaim("tier", "gold")));
-                builder.Services.AddSocketIO();
-                builder.Services.AddJwtAuthentication(o =>
+                builder.Services.AddSocketIO().AddJwtAuthentication(o =>
                 {
                     o.Issuer = Tokens.Issuer;
                     o.Audience = Tokens.Audience;

@@ -30,8 +30,7 @@ public class RedisAdapterTests
             var (app, url) = await LoopbackApp.StartAsync(
                 builder =>
                 {
-                    builder.Services.AddSocketIO();
-                    builder.Services.AddTesseraRedis(o => o.Configuration = redis.Configuration);
+                    builder.Services.AddSocketIO().AddRedisAdapter(o => o.Configuration = redis.Configuration);
                 },
                 app =>
                 {

@@ -9,7 +9,9 @@ namespace Tessera.Auth.Internal;
 /// </summary>
 internal sealed class JwtNamespaceConfigurator(
     AccessTokenValidator validator,
+    SchemeAuthenticator schemes,
     AuthenticatedSockets sockets,
+    AuthMetrics metrics,
     IOptions<JwtAuthenticationOptions> options,
     IServiceProvider services) : ISocketIONamespaceConfigurator
 {
@@ -17,6 +19,8 @@ internal sealed class JwtNamespaceConfigurator(
 
     public void Configure(SocketIONamespace ns)
     {
+        // The namespace's authorization rules live in its features from the start (SocketAuthorization adds to them).
+        ns.Features.Set(new SocketAuthorization.Rules());
         var authenticated = _options.Namespaces is null || _options.Namespaces.Contains(ns.Name);
         if (authenticated)
         {
@@ -30,21 +34,29 @@ internal sealed class JwtNamespaceConfigurator(
         }
     }
 
+    private ValueTask<AccessTokenValidationResult> ValidateAsync(SocketIOHandshake handshake, string? token) =>
+        _options.AuthenticationScheme is { } scheme
+            ? schemes.AuthenticateAsync(scheme, handshake, token, _options.ClockSkew)
+            : token is null
+                ? ValueTask.FromResult(AccessTokenValidationResult.Fail(AuthErrorCodes.TokenMissing))
+                : validator.ValidateAsync(token);
+
     private async ValueTask AuthenticateAsync(SocketIOSocket socket, Func<ValueTask> next)
     {
         var token = TokenSources.Find(socket.Handshake, _options);
-        if (token is null)
+        if (token is { Length: var length } && length > _options.MaxTokenLength)
         {
-            throw Refusal(AuthErrorCodes.TokenMissing);
+            // Refused unread, whichever validator would have read it.
+            throw Refusal(AuthErrorCodes.TokenInvalid);
         }
-        var result = await validator.ValidateAsync(token).ConfigureAwait(false);
+        var result = await ValidateAsync(socket.Handshake, token).ConfigureAwait(false);
         if (!result.IsValid)
         {
             throw Refusal(result.ErrorCode!);
         }
-        AuthMetrics.Handshakes.Add(1, AuthMetrics.Tag("result", "accepted"), AuthMetrics.Tag("code", "ok"));
+        metrics.Handshakes.Add(1, AuthMetrics.Tag("result", "accepted"), AuthMetrics.Tag("code", "ok"));
         socket.User = result.Principal!;
-        Pending.AddOrUpdate(socket, new Box(result));
+        socket.Features.Set(new PendingAuthentication(result));
         await next().ConfigureAwait(false);
     }
 
@@ -57,35 +69,34 @@ internal sealed class JwtNamespaceConfigurator(
         await next().ConfigureAwait(false);
     }
 
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SocketIOSocket, Box> Pending = new();
-
-    private sealed class Box(AccessTokenValidationResult result)
+    /// <summary>The token's result between the middleware that checked it and the connection it admits.</summary>
+    private sealed class PendingAuthentication(AccessTokenValidationResult result)
     {
         public AccessTokenValidationResult Result { get; } = result;
     }
 
     private void OnAuthenticatedConnection(SocketIOSocket socket)
     {
-        if (!Pending.TryGetValue(socket, out var box))
+        if (socket.Features.Get<PendingAuthentication>() is not { } pending)
         {
             return;
         }
-        Pending.Remove(socket);
-        if (box.Result.Subject is { Length: > 0 } subject)
+        socket.Features.Set<PendingAuthentication>(null);
+        if (pending.Result.Subject is { Length: > 0 } subject)
         {
             socket.Join("user:" + subject);
         }
-        sockets.Track(socket, box.Result);
+        sockets.Track(socket, pending.Result);
         socket.On(AuthenticatedSockets.RefreshEvent, async e =>
         {
             var token = e.Args.Count > 0 && e.Args[0].ValueKind == System.Text.Json.JsonValueKind.String
                 ? TokenSources.StripBearer(e.Args[0].GetString())
                 : null;
-            var result = token is { Length: > 0 }
-                ? await validator.ValidateAsync(token).ConfigureAwait(false)
+            var result = token is { Length: > 0 } && token.Length <= _options.MaxTokenLength
+                ? await ValidateAsync(e.Socket.Handshake, token).ConfigureAwait(false)
                 : AccessTokenValidationResult.Fail(AuthErrorCodes.TokenInvalid);
             var answer = sockets.Refresh(e.Socket, result);
-            AuthMetrics.Refreshes.Add(1, AuthMetrics.Tag("via", "socket"), AuthMetrics.Tag("result", result.ErrorCode ?? "ok"));
+            metrics.Refreshes.Add(1, AuthMetrics.Tag("via", "socket"), AuthMetrics.Tag("result", result.ErrorCode ?? "ok"));
             e.Ack(answer);
         });
     }
@@ -101,9 +112,9 @@ internal sealed class JwtNamespaceConfigurator(
         e.Ack(new { error = new { code = AuthErrorCodes.Forbidden } });
     }
 
-    private static SocketIOConnectException Refusal(string code)
+    private SocketIOConnectException Refusal(string code)
     {
-        AuthMetrics.Handshakes.Add(1, AuthMetrics.Tag("result", "refused"), AuthMetrics.Tag("code", code));
+        metrics.Handshakes.Add(1, AuthMetrics.Tag("result", "refused"), AuthMetrics.Tag("code", code));
         return new(AuthErrorCodes.Message(code), new { code, retryable = AuthErrorCodes.IsRetryable(code) });
     }
 }

@@ -28,10 +28,11 @@ internal sealed partial class EngineIOServer
     private readonly byte[] _openSuffixPolling;
     private readonly byte[] _openSuffixWebSocket;
 
-    public EngineIOServer(EngineIOOptions options, EngineIOHandler handler, ILogger logger)
+    public EngineIOServer(EngineIOOptions options, EngineIOHandler handler, ILogger logger, EngineIOMetrics? metrics = null)
     {
         options.Validate();
         Options = options;
+        Metrics = metrics ?? new EngineIOMetrics(null);
         _handler = handler;
         _logger = logger;
         var canUpgrade = options.AllowUpgrades && options.Transports.HasFlag(EngineIOTransports.WebSocket);
@@ -40,6 +41,8 @@ internal sealed partial class EngineIOServer
     }
 
     public EngineIOOptions Options { get; }
+
+    internal EngineIOMetrics Metrics { get; }
 
     public int ClientsCount => _clients.Count;
 
@@ -672,8 +675,8 @@ internal sealed partial class EngineIOServer
 
     internal async ValueTask DispatchMessageAsync(EngineIOSocket socket, EngineIOMessage message)
     {
-        EngineIOMetrics.MessagesIn.Add(1);
-        EngineIOMetrics.BytesIn.Add(message.Data.Length);
+        Metrics.MessagesIn.Add(1);
+        Metrics.BytesIn.Add(message.Data.Length);
         try
         {
             await _handler.OnMessageAsync(socket, message).ConfigureAwait(false);

@@ -4,35 +4,79 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Tessera.Auth.Accounts;
+using Tessera.Auth;
+using Tessera.SocketIO;
+
+namespace Tessera.Accounts;
 
 /// <summary>
-/// Carries revocations to the sockets they concern. The local implementation disconnects this node's sockets;
-/// a cluster bus (Redis) implements the same interface to reach every node.
+/// Carries revocations to the sockets they concern: this node's at once, and every other node's through the
+/// Socket.IO adapter's server-side events (Node's <c>serverSideEmit</c>; over Redis in a cluster), so neither
+/// this package nor the adapter needs to know the other. The store's revocation log remains the fallback.
 /// </summary>
-public interface IRevocationBus
+internal sealed class RevocationBus
 {
-    ValueTask RevokeSessionAsync(string sessionId, CancellationToken cancellationToken = default);
+    /// <summary>The server-side event on the main namespace: <c>{sid}</c> or <c>{sub}</c>.</summary>
+    internal const string EventName = "tessera:revoke";
 
-    ValueTask RevokeUserAsync(string userId, CancellationToken cancellationToken = default);
-}
+    private readonly AuthenticatedSockets _sockets;
+    private readonly StoreRevocation _revocation;
+    private readonly SocketIOServer _io;
 
-/// <summary>Revocation on this node: sockets get <c>auth:revoked</c> and are disconnected at once.</summary>
-public sealed class LocalRevocationBus(AuthenticatedSockets sockets, StoreRevocation revocation) : IRevocationBus
-{
-    public ValueTask RevokeSessionAsync(string sessionId, CancellationToken cancellationToken = default)
+    public RevocationBus(AuthenticatedSockets sockets, StoreRevocation revocation, SocketIOServer io)
     {
-        revocation.MarkSessionRevoked(sessionId);
-        sockets.RevokeSession(sessionId);
+        _sockets = sockets;
+        _revocation = revocation;
+        _io = io;
+        io.OnServerSideEmit(EventName, OnRemote);
+    }
+
+    public ValueTask RevokeSessionAsync(string sessionId)
+    {
+        ApplySession(sessionId);
+        return _io.ServerSideEmitAsync(EventName, new Notice(sessionId, null));
+    }
+
+    public ValueTask RevokeUserAsync(string userId)
+    {
+        ApplyUser(userId);
+        return _io.ServerSideEmitAsync(EventName, new Notice(null, userId));
+    }
+
+    /// <summary>Applies a revocation on this node only (what another process recorded in the store's log).</summary>
+    public void ApplySession(string sessionId)
+    {
+        _revocation.MarkSessionRevoked(sessionId);
+        _sockets.RevokeSession(sessionId);
+    }
+
+    /// <inheritdoc cref="ApplySession"/>
+    public void ApplyUser(string userId)
+    {
+        _revocation.ForgetNegatives();
+        _sockets.RevokeUser(userId);
+    }
+
+    private ValueTask OnRemote(SocketIOServerSideEvent e)
+    {
+        if (e.Args.Count > 0 && e.Args[0].ValueKind == System.Text.Json.JsonValueKind.Object)
+        {
+            var notice = e.Args[0];
+            if (notice.TryGetProperty("sid", out var sid) && sid.ValueKind == System.Text.Json.JsonValueKind.String)
+            {
+                ApplySession(sid.GetString()!);
+            }
+            else if (notice.TryGetProperty("sub", out var sub) && sub.ValueKind == System.Text.Json.JsonValueKind.String)
+            {
+                ApplyUser(sub.GetString()!);
+            }
+        }
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask RevokeUserAsync(string userId, CancellationToken cancellationToken = default)
-    {
-        revocation.ForgetNegatives();
-        sockets.RevokeUser(userId);
-        return ValueTask.CompletedTask;
-    }
+    private sealed record Notice(
+        [property: System.Text.Json.Serialization.JsonPropertyName("sid"), System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? SessionId,
+        [property: System.Text.Json.Serialization.JsonPropertyName("sub"), System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? UserId);
 }
 
 /// <summary>
@@ -40,7 +84,7 @@ public sealed class LocalRevocationBus(AuthenticatedSockets sockets, StoreRevoca
 /// remembered for good; "not revoked" answers for one second, which bounds how long another node's revocation
 /// can go unseen here.
 /// </summary>
-public sealed class StoreRevocation(IAccountStore store, TimeProvider? time = null) : IAccessTokenRevocation
+internal sealed class StoreRevocation(IAccountStore store, TimeProvider? time = null) : IAccessTokenRevocation
 {
     private static readonly TimeSpan NegativeTtl = TimeSpan.FromSeconds(1);
     private readonly ConcurrentDictionary<string, byte> _revoked = new(StringComparer.Ordinal);
@@ -91,9 +135,9 @@ public sealed class StoreRevocation(IAccountStore store, TimeProvider? time = nu
 /// Reads the store's revocation log and applies what other processes recorded (another node's logout, the
 /// command line disabling a user) to this node's sockets. Polled, so it needs nothing but the shared store.
 /// </summary>
-public sealed partial class RevocationFeed(
+internal sealed partial class RevocationFeed(
     IAccountStore store,
-    IRevocationBus bus,
+    RevocationBus bus,
     IOptions<AccountOptions> options,
     ILogger<RevocationFeed> logger) : BackgroundService
 {
@@ -120,11 +164,11 @@ public sealed partial class RevocationFeed(
                         last = revocation.Id;
                         if (revocation.SessionId is { } session)
                         {
-                            await bus.RevokeSessionAsync(session, stoppingToken).ConfigureAwait(false);
+                            bus.ApplySession(session);
                         }
                         else if (revocation.UserId is { } user)
                         {
-                            await bus.RevokeUserAsync(user, stoppingToken).ConfigureAwait(false);
+                            bus.ApplyUser(user);
                         }
                     }
                 }

@@ -4,10 +4,10 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Tessera.Auth.Accounts;
+using Tessera.Accounts;
 using Tessera.SocketIO;
 
-namespace Tessera.Auth.Tests;
+namespace Tessera.Accounts.Tests;
 
 /// <summary>Kestrel on 127.0.0.1 with the account endpoints, a SQLite store in a fresh directory, and Socket.IO (whoami).</summary>
 public sealed class AccountsTestServer : IAsyncDisposable
@@ -33,9 +33,9 @@ public sealed class AccountsTestServer : IAsyncDisposable
         var (app, baseUrl) = await LoopbackApp.StartAsync(
             builder =>
             {
-                builder.Services.AddSocketIO();
-                builder.Services.AddJwtAuthentication(o => o.ClockSkew = TimeSpan.Zero);
-                builder.Services.AddTesseraAccounts(o =>
+                builder.Services.AddSocketIO()
+                    .AddJwtAuthentication(o => o.ClockSkew = TimeSpan.Zero)
+                    .AddAccounts(o =>
                 {
                     o.DataDirectory = dataDirectory;
                     o.RevocationPollInterval = TimeSpan.FromMilliseconds(100);

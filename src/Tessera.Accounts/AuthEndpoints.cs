@@ -10,33 +10,45 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Tessera.Auth.Accounts;
+using Tessera.Auth;
 
-/// <summary>
-/// POST /auth/register, /auth/login, /auth/refresh, /auth/logout, /auth/logout-all (shared/CONTRACT.md §4).
-/// Every 4xx has a JSON body {message}; a body over 64 KB is 413, a non-JSON content type 415.
-/// </summary>
-public static partial class AuthEndpoints
+namespace Tessera.Accounts;
+
+/// <summary>Maps the account endpoints (shared/CONTRACT.md §4).</summary>
+public static class AccountEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps POST register, login, refresh, logout and logout-all under <paramref name="prefix"/> (default /auth);
+    /// the refresh cookie's path is that prefix. Every 4xx has a JSON body {message}; a body over 64 KB is 413,
+    /// a non-JSON content type 415.
+    /// </summary>
+    public static RouteGroupBuilder MapTesseraAuth(this IEndpointRouteBuilder endpoints, string prefix = "/auth")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        var handlers = new AuthEndpoints("/" + prefix.Trim('/'));
+        var group = endpoints.MapGroup(handlers.CookiePath);
+        // Each handler takes its services as parameters (minimal APIs resolve them per request).
+        group.MapPost("/register", handlers.RegisterAsync);
+        group.MapPost("/login", handlers.LoginAsync);
+        group.MapPost("/refresh", handlers.RefreshAsync);
+        group.MapPost("/logout", handlers.LogoutSessionAsync);
+        group.MapPost("/logout-all", handlers.LogoutEverywhereAsync);
+        return group;
+    }
+}
+
+/// <summary>The handlers of <see cref="AccountEndpointRouteBuilderExtensions.MapTesseraAuth"/>.</summary>
+internal sealed partial class AuthEndpoints(string cookiePath)
 {
     public const string RefreshCookie = "refresh_token";
     private const int MaxBody = 64 * 1024;
 
+    /// <summary>Where the refresh cookie is sent: the endpoints' own prefix, so no other path ever sees it.</summary>
+    public string CookiePath { get; } = cookiePath;
+
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     private static partial Regex UsernamePattern();
-
-    /// <summary>Maps the account endpoints under <paramref name="prefix"/> (default /auth).</summary>
-    public static RouteGroupBuilder MapTesseraAuth(this IEndpointRouteBuilder endpoints, string prefix = "/auth")
-    {
-        ArgumentNullException.ThrowIfNull(endpoints);
-        var group = endpoints.MapGroup(prefix);
-        // Cast to Delegate so the minimal-API pipeline writes the returned IResult.
-        group.MapPost("/register", (Delegate)RegisterAsync);
-        group.MapPost("/login", (Delegate)LoginAsync);
-        group.MapPost("/refresh", (Delegate)RefreshAsync);
-        group.MapPost("/logout", (Delegate)LogoutSessionAsync);
-        group.MapPost("/logout-all", (Delegate)LogoutEverywhereAsync);
-        return group;
-    }
 
     private static IResult Error(int status, string message, string? code = null) =>
         Results.Json(code is null ? new { message } : (object)new { message, code }, statusCode: status);
@@ -125,15 +137,15 @@ public static partial class AuthEndpoints
         return Error(StatusCodes.Status429TooManyRequests, "Too many requests; retry later.");
     }
 
-    private static async Task<IResult> RegisterAsync(HttpContext context)
+    public async Task<IResult> RegisterAsync(
+        HttpContext context, IOptions<AccountOptions> accountOptions, AuthRateLimits limits, IPasswordHasher<UserAccount> hasher, IAccountStore store)
     {
-        var services = context.RequestServices;
-        var options = services.GetRequiredService<IOptions<AccountOptions>>().Value;
+        var options = accountOptions.Value;
         if (!options.AllowRegistration)
         {
             return Error(StatusCodes.Status404NotFound, "Registration is disabled.");
         }
-        var (username, password, refused) = await ReadCredentialsAsync(context, services.GetRequiredService<AuthRateLimits>()).ConfigureAwait(false);
+        var (username, password, refused) = await ReadCredentialsAsync(context, limits).ConfigureAwait(false);
         if (refused is not null)
         {
             return refused;
@@ -146,8 +158,6 @@ public static partial class AuthEndpoints
         {
             return Error(StatusCodes.Status400BadRequest, $"The password must be {options.MinimumPasswordLength} to 1024 characters.");
         }
-        var hasher = services.GetRequiredService<IPasswordHasher<UserAccount>>();
-        var store = services.GetRequiredService<IAccountStore>();
         var user = await store.CreateUserAsync(username, hasher.HashPassword(null!, password), context.RequestAborted).ConfigureAwait(false);
         if (user is null)
         {
@@ -156,10 +166,9 @@ public static partial class AuthEndpoints
         return Results.Json(new { id = user.Id, username = user.Username }, statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> LoginAsync(HttpContext context)
+    public async Task<IResult> LoginAsync(
+        HttpContext context, AuthRateLimits limits, IAccountStore store, IPasswordHasher<UserAccount> hasher, TokenService tokens, AccountsMetrics metrics)
     {
-        var services = context.RequestServices;
-        var limits = services.GetRequiredService<AuthRateLimits>();
         var (username, password, refused) = await ReadCredentialsAsync(context, limits).ConfigureAwait(false);
         if (refused is not null)
         {
@@ -173,37 +182,34 @@ public static partial class AuthEndpoints
                 return TooMany(context, probe);
             }
         }
-        var store = services.GetRequiredService<IAccountStore>();
-        var hasher = services.GetRequiredService<IPasswordHasher<UserAccount>>();
         var user = username.Length <= 64 ? await store.FindUserByNameAsync(username, context.RequestAborted).ConfigureAwait(false) : null;
         // An unknown user costs the same hash verification as a wrong password: no timing oracle for usernames.
         var verdict = hasher.VerifyHashedPassword(user!, user?.PasswordHash ?? limits.DummyHash, password);
         if (user is null || user.Disabled || verdict == PasswordVerificationResult.Failed)
         {
             limits.FailedLogins.AttemptAcquire(usernameKey).Dispose();
-            AuthMetrics.Logins.Add(1, AuthMetrics.Tag("result", "failed"));
+            metrics.Logins.Add(1, AccountsMetrics.Tag("result", "failed"));
             return Error(StatusCodes.Status401Unauthorized, "Invalid credentials");
         }
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
             await store.UpdatePasswordHashAsync(user.Id, hasher.HashPassword(user, password), context.RequestAborted).ConfigureAwait(false);
         }
-        AuthMetrics.Logins.Add(1, AuthMetrics.Tag("result", "ok"));
-        var tokens = services.GetRequiredService<TokenService>();
+        metrics.Logins.Add(1, AccountsMetrics.Tag("result", "ok"));
         var sessionId = TokenService.NewSessionId();
         var refreshToken = TokenService.NewRefreshToken();
         await store.CreateSessionAsync(sessionId, user.Id, TokenService.Hash(refreshToken), tokens.Now + tokens.Options.RefreshTokenLifetime, context.RequestAborted).ConfigureAwait(false);
         return Issue(context, tokens, user, sessionId, refreshToken);
     }
 
-    private static IResult Issue(HttpContext context, TokenService tokens, UserAccount user, string sessionId, string refreshToken)
+    private IResult Issue(HttpContext context, TokenService tokens, UserAccount user, string sessionId, string refreshToken)
     {
         var (token, _, expiresIn) = tokens.IssueAccessToken(user.Id, user.Username, sessionId);
         context.Response.Cookies.Append(RefreshCookie, refreshToken, new CookieOptions
         {
             HttpOnly = true,
             SameSite = SameSiteMode.Strict,
-            Path = "/auth",
+            Path = CookiePath,
             Secure = context.Request.IsHttps,
             MaxAge = tokens.Options.RefreshTokenLifetime,
         });
@@ -217,10 +223,10 @@ public static partial class AuthEndpoints
         });
     }
 
-    private static async Task<IResult> RefreshAsync(HttpContext context)
+    public async Task<IResult> RefreshAsync(
+        HttpContext context, AuthRateLimits limits, IAccountStore store, TokenService tokens, RevocationBus bus, AccountsMetrics metrics, ILogger<AuthEndpoints> logger)
     {
-        var services = context.RequestServices;
-        if (LimitAddress(context, services.GetRequiredService<AuthRateLimits>()) is { } limited)
+        if (LimitAddress(context, limits) is { } limited)
         {
             return limited;
         }
@@ -246,13 +252,11 @@ public static partial class AuthEndpoints
         {
             return Error(StatusCodes.Status400BadRequest, "A refreshToken (body or cookie) is required.");
         }
-        var tokens = services.GetRequiredService<TokenService>();
-        var store = services.GetRequiredService<IAccountStore>();
         var next = TokenService.NewRefreshToken();
         var result = refreshToken.Length > 512
             ? new RefreshResult(RefreshOutcome.Invalid)
             : await store.RotateRefreshTokenAsync(TokenService.Hash(refreshToken), TokenService.Hash(next), tokens.Now + tokens.Options.RefreshTokenLifetime, tokens.Now, context.RequestAborted).ConfigureAwait(false);
-        AuthMetrics.Refreshes.Add(1, AuthMetrics.Tag("via", "http"), AuthMetrics.Tag("result", result.Outcome.ToString().ToLowerInvariant()));
+        metrics.Refreshes.Add(1, AccountsMetrics.Tag("via", "http"), AccountsMetrics.Tag("result", result.Outcome.ToString().ToLowerInvariant()));
         switch (result.Outcome)
         {
             case RefreshOutcome.Rotated:
@@ -260,8 +264,8 @@ public static partial class AuthEndpoints
                 return Issue(context, tokens, user!, result.SessionId!, next);
             case RefreshOutcome.Reused:
                 // Someone replayed a rotated token: the session was revoked in the store; throw its sockets out too.
-                AuthEndpointsLog.RefreshReused(services.GetRequiredService<ILoggerFactory>().CreateLogger("Tessera.Auth"), result.UserId ?? "?");
-                await services.GetRequiredService<IRevocationBus>().RevokeSessionAsync(result.SessionId!, context.RequestAborted).ConfigureAwait(false);
+                AuthEndpointsLog.RefreshReused(logger, result.UserId ?? "?");
+                await bus.RevokeSessionAsync(result.SessionId!).ConfigureAwait(false);
                 return Error(StatusCodes.Status401Unauthorized, "This refresh token was already used; the session is revoked.", "refresh_reused");
             case RefreshOutcome.Expired:
                 return Error(StatusCodes.Status401Unauthorized, "The refresh token has expired.", "refresh_expired");
@@ -270,38 +274,37 @@ public static partial class AuthEndpoints
         }
     }
 
-    private static Task<IResult> LogoutSessionAsync(HttpContext context) => LogoutAsync(context, everywhere: false);
+    public Task<IResult> LogoutSessionAsync(HttpContext context, AccessTokenValidator validator, IAccountStore store, RevocationBus bus) =>
+        LogoutAsync(context, validator, store, bus, everywhere: false);
 
-    private static Task<IResult> LogoutEverywhereAsync(HttpContext context) => LogoutAsync(context, everywhere: true);
+    public Task<IResult> LogoutEverywhereAsync(HttpContext context, AccessTokenValidator validator, IAccountStore store, RevocationBus bus) =>
+        LogoutAsync(context, validator, store, bus, everywhere: true);
 
-    private static async Task<IResult> LogoutAsync(HttpContext context, bool everywhere)
+    private async Task<IResult> LogoutAsync(HttpContext context, AccessTokenValidator validator, IAccountStore store, RevocationBus bus, bool everywhere)
     {
-        var services = context.RequestServices;
         var header = context.Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             return Error(StatusCodes.Status401Unauthorized, "A Bearer access token is required.");
         }
-        var validation = await services.GetRequiredService<AccessTokenValidator>().ValidateAsync(header[7..].Trim(), context.RequestAborted).ConfigureAwait(false);
+        var validation = await validator.ValidateAsync(header[7..].Trim(), context.RequestAborted).ConfigureAwait(false);
         if (!validation.IsValid)
         {
             return Error(StatusCodes.Status401Unauthorized, AuthErrorCodes.Message(validation.ErrorCode!), validation.ErrorCode);
         }
-        var store = services.GetRequiredService<IAccountStore>();
-        var bus = services.GetRequiredService<IRevocationBus>();
         var sessionId = validation.Principal!.FindFirst("sid")?.Value;
         var userId = validation.Subject!;
         if (everywhere)
         {
             await store.RevokeUserSessionsAsync(userId, context.RequestAborted).ConfigureAwait(false);
-            await bus.RevokeUserAsync(userId, context.RequestAborted).ConfigureAwait(false);
+            await bus.RevokeUserAsync(userId).ConfigureAwait(false);
         }
         else if (sessionId is not null)
         {
             await store.RevokeSessionAsync(sessionId, context.RequestAborted).ConfigureAwait(false);
-            await bus.RevokeSessionAsync(sessionId, context.RequestAborted).ConfigureAwait(false);
+            await bus.RevokeSessionAsync(sessionId).ConfigureAwait(false);
         }
-        context.Response.Cookies.Delete(RefreshCookie, new CookieOptions { Path = "/auth", HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps });
+        context.Response.Cookies.Delete(RefreshCookie, new CookieOptions { Path = CookiePath, HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps });
         return Results.NoContent();
     }
 }
@@ -313,7 +316,7 @@ internal static partial class AuthEndpointsLog
 }
 
 /// <summary>The limiters of the account endpoints (System.Threading.RateLimiting, as ASP.NET Core's middleware uses).</summary>
-public sealed class AuthRateLimits : IDisposable
+internal sealed class AuthRateLimits : IDisposable
 {
     public AuthRateLimits(IOptions<AccountOptions> options, IPasswordHasher<UserAccount> hasher)
     {

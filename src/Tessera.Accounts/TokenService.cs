@@ -4,7 +4,9 @@ using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
-namespace Tessera.Auth.Accounts;
+using Tessera.Auth;
+
+namespace Tessera.Accounts;
 
 /// <summary>Issues access tokens (HS256 JWTs, <c>typ</c> at+jwt) and opaque refresh tokens.</summary>
 public sealed class TokenService

@@ -1,4 +1,6 @@
-namespace Tessera.Auth.Accounts;
+using Tessera.Auth;
+
+namespace Tessera.Accounts;
 
 /// <summary>Accounts and token issuing (configuration section <c>Tessera</c> / <c>Tessera:Auth</c>).</summary>
 public sealed class AccountOptions
@@ -31,4 +33,30 @@ public sealed class AccountOptions
     public TimeSpan RevocationPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
     public string DatabasePath => Path.Combine(DataDirectory, "tessera.db");
+
+    /// <summary>What is wrong with these options, or null.</summary>
+    internal string? Problem()
+    {
+        if (string.IsNullOrWhiteSpace(DataDirectory))
+        {
+            return "AccountOptions: DataDirectory is empty.";
+        }
+        if (string.IsNullOrEmpty(Issuer) || string.IsNullOrEmpty(Audience))
+        {
+            return "AccountOptions: Issuer and Audience must not be empty.";
+        }
+        if (AccessTokenLifetime <= TimeSpan.Zero || RefreshTokenLifetime <= TimeSpan.Zero)
+        {
+            return "AccountOptions: AccessTokenLifetime and RefreshTokenLifetime must be positive.";
+        }
+        if (FailedLoginsPerMinute <= 0 || LoginsPerMinutePerAddress <= 0 || MinimumPasswordLength <= 0)
+        {
+            return "AccountOptions: FailedLoginsPerMinute, LoginsPerMinutePerAddress and MinimumPasswordLength must be positive.";
+        }
+        if (RevocationPollInterval <= TimeSpan.Zero)
+        {
+            return "AccountOptions: RevocationPollInterval must be positive.";
+        }
+        return null;
+    }
 }

@@ -1,6 +1,8 @@
 using Microsoft.Data.Sqlite;
 
-namespace Tessera.Auth.Accounts;
+using Tessera.Auth;
+
+namespace Tessera.Accounts;
 
 /// <summary>
 /// The default store: one SQLite file in WAL mode (readers never block the writer; committed transactions

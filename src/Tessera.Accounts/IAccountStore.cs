@@ -1,4 +1,6 @@
-namespace Tessera.Auth.Accounts;
+using Tessera.Auth;
+
+namespace Tessera.Accounts;
 
 public sealed record UserAccount(string Id, string Username, string PasswordHash, bool Disabled, DateTimeOffset CreatedAt);
 

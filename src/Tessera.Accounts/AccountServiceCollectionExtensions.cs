@@ -4,25 +4,33 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Tessera.Auth;
-using Tessera.Auth.Accounts;
+using Tessera.Accounts;
+using Tessera.SocketIO;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
+/// <summary>Adds Tessera's account server to <c>services.AddSocketIO().AddJwtAuthentication(…)</c>.</summary>
 public static class AccountServiceCollectionExtensions
 {
     /// <summary>
     /// Accounts, token issuing and revocation on the SQLite store in <see cref="AccountOptions.DataDirectory"/>,
-    /// wired into JWT authentication (issuer, audience, signing key, revocation). Call after
-    /// <c>AddJwtAuthentication</c>; map the endpoints with <c>app.MapTesseraAuth()</c>.
+    /// wired into JWT authentication (issuer, audience, signing key, revocation): the handshake accepts the tokens
+    /// this server issues. Map the endpoints with <c>app.MapTesseraAuth()</c>. Adds JWT authentication if the
+    /// builder has none yet.
     /// </summary>
-    public static IServiceCollection AddTesseraAccounts(this IServiceCollection services, Action<AccountOptions>? configure = null)
+    public static ISocketIOBuilder AddAccounts(this ISocketIOBuilder builder, Action<AccountOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<AccountOptions>();
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        builder.AddJwtAuthentication(_ => { });
+        var options = services.AddOptions<AccountOptions>().ValidateOnStart();
         if (configure is not null)
         {
             options.Configure(configure);
         }
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AccountOptions>, AccountOptionsValidation>());
+        services.AddMetrics();
+        services.TryAddSingleton<AccountsMetrics>();
         services.TryAddSingleton<IAccountStore>(sp => new SqliteAccountStore(sp.GetRequiredService<IOptions<AccountOptions>>().Value.DatabasePath));
         services.TryAddSingleton(sp =>
         {
@@ -34,11 +42,11 @@ public static class AccountServiceCollectionExtensions
         services.TryAddSingleton<AuthRateLimits>();
         services.TryAddSingleton<StoreRevocation>();
         services.TryAddSingleton<IAccessTokenRevocation>(sp => sp.GetRequiredService<StoreRevocation>());
-        services.TryAddSingleton<IRevocationBus, LocalRevocationBus>();
-        services.AddSingleton<IConfigureOptions<JwtAuthenticationOptions>, AccountsJwtConfiguration>();
+        services.TryAddSingleton<RevocationBus>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<JwtAuthenticationOptions>, AccountsJwtConfiguration>());
         services.AddHostedService<AccountStoreInitializer>();
         services.AddHostedService<RevocationFeed>();
-        return services;
+        return builder;
     }
 
     /// <summary>Tokens this server issues are the ones the handshake accepts.</summary>
@@ -67,4 +75,10 @@ public static class AccountServiceCollectionExtensions
 
         public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
+}
+
+internal sealed class AccountOptionsValidation : IValidateOptions<AccountOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AccountOptions options) =>
+        options.Problem() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
 }

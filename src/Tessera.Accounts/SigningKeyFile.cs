@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Tessera.Auth.Accounts;
+using Tessera.Auth;
+
+namespace Tessera.Accounts;
 
 /// <summary>
 /// The HS256 signing key: from configuration, or generated on first start and kept in the data directory

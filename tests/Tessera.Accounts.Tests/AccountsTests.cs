@@ -3,9 +3,9 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Tessera.Auth.Accounts;
+using Tessera.Accounts;
 
-namespace Tessera.Auth.Tests;
+namespace Tessera.Accounts.Tests;
 
 public class AccountsTests
 {
