@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Tessera.Auth;
 using Tessera.Accounts;
+using Tessera.Accounts.Internal;
 using Tessera.SocketIO;
 
 namespace Microsoft.Extensions.DependencyInjection;

@@ -2,13 +2,24 @@ using Tessera.Auth;
 
 namespace Tessera.Accounts;
 
+/// <summary>A user as the account store holds it.</summary>
+/// <param name="Id">The user's id, the <c>sub</c> of their access tokens.</param>
+/// <param name="Username">The name as registered (case kept); lookups by name ignore case.</param>
+/// <param name="PasswordHash">The password hash (ASP.NET Core Identity's <c>PasswordHasher</c> format), never the password.</param>
+/// <param name="Disabled">Whether the user is disabled: they cannot log in, and their sessions count as revoked.</param>
+/// <param name="CreatedAt">When the account was created.</param>
 public sealed record UserAccount(string Id, string Username, string PasswordHash, bool Disabled, DateTimeOffset CreatedAt);
 
+/// <summary>How <see cref="IAccountStore.RotateRefreshTokenAsync"/> ended.</summary>
 public enum RefreshOutcome
 {
+    /// <summary>The refresh token was traded for the new one; <see cref="RefreshResult"/> names the session and user.</summary>
     Rotated,
+    /// <summary>Unknown token, or its session is revoked or its user disabled (HTTP code <c>refresh_invalid</c>).</summary>
     Invalid,
+    /// <summary>The refresh token is past its expiry (HTTP code <c>refresh_expired</c>).</summary>
     Expired,
+    /// <summary>The refresh token had already been traded: the whole session is now revoked (HTTP code <c>refresh_reused</c>).</summary>
     Reused,
 }
 
@@ -30,15 +41,22 @@ public interface IAccountStore
     /// <summary>Null when the username is taken (case-insensitively).</summary>
     Task<UserAccount?> CreateUserAsync(string username, string passwordHash, CancellationToken cancellationToken = default);
 
+    /// <summary>The user of this name, compared case-insensitively; null if none.</summary>
     Task<UserAccount?> FindUserByNameAsync(string username, CancellationToken cancellationToken = default);
 
+    /// <summary>The user with this id (a token's <c>sub</c>); null if none.</summary>
     Task<UserAccount?> FindUserByIdAsync(string id, CancellationToken cancellationToken = default);
 
+    /// <summary>Every user, disabled ones included (the SQLite store lists them oldest first).</summary>
     Task<IReadOnlyList<UserAccount>> ListUsersAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Disables (or re-enables) a user; disabling revokes every session. False if no such user.</summary>
     Task<bool> SetDisabledAsync(string userId, bool disabled, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Replaces a user's password hash, as after a login whose hash needed upgrading; sessions are not revoked. Nothing
+    /// happens if there is no such user.
+    /// </summary>
     Task UpdatePasswordHashAsync(string userId, string passwordHash, CancellationToken cancellationToken = default);
 
     /// <summary>A new login session with its first refresh token.</summary>

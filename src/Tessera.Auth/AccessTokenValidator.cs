@@ -12,11 +12,36 @@ namespace Tessera.Auth;
 /// <summary>Machine-readable refusal codes, as clients receive them in <c>data.code</c>.</summary>
 public static class AuthErrorCodes
 {
+    /// <summary>
+    /// <c>token_missing</c>: the handshake carried no token (none of <c>auth.token</c>, the <c>Authorization</c> header, the
+    /// <see cref="JwtAuthenticationOptions.CookieName"/> cookie, or the <c>token</c> query parameter when allowed).
+    /// Message: <c>Authentication error: Token missing</c>.
+    /// </summary>
     public const string TokenMissing = "token_missing";
+    /// <summary>
+    /// <c>token_invalid</c>: the token cannot be trusted (malformed, bad signature, wrong issuer, audience or <c>typ</c>, or
+    /// longer than <see cref="JwtAuthenticationOptions.MaxTokenLength"/>). Message: <c>Authentication error: Invalid token</c>.
+    /// </summary>
     public const string TokenInvalid = "token_invalid";
+    /// <summary>
+    /// <c>token_expired</c>: the token's <c>exp</c> (plus <see cref="JwtAuthenticationOptions.ClockSkew"/>) has passed; the only
+    /// retryable code: a refreshed token can succeed. Message: <c>Authentication error: Token expired</c>; also the payload of <c>auth:expired</c>.
+    /// </summary>
     public const string TokenExpired = "token_expired";
+    /// <summary>
+    /// <c>token_revoked</c>: the token's login session was revoked (logout, logout everywhere, refresh-token reuse, disabled
+    /// user). Message: <c>Authentication error: Token revoked</c>; also the payload of <c>auth:revoked</c>.
+    /// </summary>
     public const string TokenRevoked = "token_revoked";
+    /// <summary>
+    /// <c>sub_mismatch</c>: an <c>auth:refresh</c> was refused because the new token's <c>sub</c> is not the socket's user;
+    /// the socket keeps its old identity until its old <c>exp</c>.
+    /// </summary>
     public const string SubMismatch = "sub_mismatch";
+    /// <summary>
+    /// <c>forbidden</c>: the namespace's authorization rules refused the user: a CONNECT_ERROR with message <c>Forbidden</c>,
+    /// or, for an event, an acknowledgement <c>{error:{code:"forbidden"}}</c> and the event is dropped.
+    /// </summary>
     public const string Forbidden = "forbidden";
 
     /// <summary>The refusal message of each code (shared/CONTRACT.md §3).</summary>
@@ -36,14 +61,31 @@ public static class AuthErrorCodes
 /// <summary>Decides whether a valid token's session has been revoked (logout, theft detection …).</summary>
 public interface IAccessTokenRevocation
 {
+    /// <summary>
+    /// Whether the login session of <paramref name="user"/> (a principal from a token that verified) has been revoked.
+    /// <see cref="AccessTokenValidator.ValidateAsync"/> asks at every validation, remembered tokens included, so keep it fast.
+    /// </summary>
+    /// <returns>True to refuse the token with <see cref="AuthErrorCodes.TokenRevoked"/>.</returns>
     ValueTask<bool> IsRevokedAsync(ClaimsPrincipal user, CancellationToken cancellationToken = default);
 }
 
+/// <summary>The outcome of <see cref="AccessTokenValidator.ValidateAsync"/>: the user and the token's expiry, or a refusal code.</summary>
+/// <param name="Principal">The token's claims under their JWT names (<c>sub</c>, <c>name</c>, <c>role</c> …); null when refused.</param>
+/// <param name="ExpiresAt">
+/// The token's <c>exp</c>; <see cref="DateTimeOffset.MaxValue"/> minus the clock skew for a token without one (accepted only when
+/// <see cref="JwtAuthenticationOptions.RequireExpirationTime"/> is false); <c>default</c> when refused.
+/// </param>
+/// <param name="ErrorCode">Null when the token is valid, else one of <see cref="AuthErrorCodes"/>.</param>
 public readonly record struct AccessTokenValidationResult(ClaimsPrincipal? Principal, DateTimeOffset ExpiresAt, string? ErrorCode)
 {
+    /// <summary>Whether the token was accepted (<see cref="ErrorCode"/> is null).</summary>
     public bool IsValid => ErrorCode is null;
 
-    public string? Subject => Principal?.FindFirst("sub")?.Value;
+    /// <summary>
+    /// The user id: the <c>sub</c> claim, else <see cref="ClaimTypes.NameIdentifier"/> (what JwtBearer maps <c>sub</c> to by
+    /// default, and what cookie principals usually carry); null when refused or absent.
+    /// </summary>
+    public string? Subject => Principal?.FindFirst("sub")?.Value ?? Principal?.FindFirst(ClaimTypes.NameIdentifier)?.Value;
 
     internal static AccessTokenValidationResult Fail(string code) => new(null, default, code);
 }
@@ -77,6 +119,15 @@ public sealed partial class AccessTokenValidator
     private long _verifications;
     private volatile string? _metadataIssuer;
 
+    /// <summary>Creates a validator; applications get the one registered by <c>AddJwtAuthentication</c> from dependency injection.</summary>
+    /// <param name="options">Keys, authority, issuer, audience and limits; validated here.</param>
+    /// <param name="logger">Where refusals (never the tokens) and metadata failures are logged; null logs nothing.</param>
+    /// <param name="revocation">Asked whether a verified token's session is revoked; null: no token is ever revoked.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The options are invalid: no signing key, authority or authentication scheme, an HMAC secret under 32 bytes,
+    /// a <see cref="JwtAuthenticationOptions.MaxTokenLength"/> not positive, or a negative clock skew or expiry warning.
+    /// </exception>
     public AccessTokenValidator(IOptions<JwtAuthenticationOptions> options, ILogger<AccessTokenValidator>? logger = null, IAccessTokenRevocation? revocation = null)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -13,9 +13,25 @@ namespace Tessera.Auth;
 /// </summary>
 public sealed class AuthenticatedSockets : IDisposable
 {
+    /// <summary>
+    /// <c>auth:expiring</c>, emitted to a socket with <c>{expiresAt}</c> (Unix time in milliseconds)
+    /// <see cref="JwtAuthenticationOptions.ExpiryWarning"/> before its token's <c>exp</c>, or at once if the token lives less.
+    /// </summary>
     public const string ExpiringEvent = "auth:expiring";
+    /// <summary>
+    /// <c>auth:expired</c>, emitted with <c>{code:"token_expired"}</c> when <c>exp</c> plus
+    /// <see cref="JwtAuthenticationOptions.ClockSkew"/> passes without a refresh; the socket is then disconnected from the namespace.
+    /// </summary>
     public const string ExpiredEvent = "auth:expired";
+    /// <summary>
+    /// <c>auth:revoked</c>, emitted with <c>{code:"token_revoked"}</c> when the socket's session or user is revoked; the socket is
+    /// then disconnected from the namespace.
+    /// </summary>
     public const string RevokedEvent = "auth:revoked";
+    /// <summary>
+    /// <c>auth:refresh</c>, emitted by the client with <c>(token, ack)</c> to replace its token in-band; acknowledged with
+    /// <c>{ok:true, expiresAt}</c> or <c>{ok:false, code}</c> (see <see cref="AuthErrorCodes"/>).
+    /// </summary>
     public const string RefreshEvent = "auth:refresh";
 
     private readonly JwtAuthenticationOptions _options;
@@ -177,6 +193,7 @@ public sealed class AuthenticatedSockets : IDisposable
         }
     }
 
+    /// <summary>Stops the expiry timer: no <c>auth:expiring</c> or <c>auth:expired</c> is sent afterwards.</summary>
     public void Dispose() => _scheduler.Dispose();
 
     private sealed class State(SocketIOSocket socket, string subject, string? sessionId) : IDeadlineTarget, ISocketAuthenticationFeature

@@ -68,6 +68,12 @@ public sealed class JwtAuthenticationOptions
         return AddHmacSecret(bytes, keyId);
     }
 
+    /// <summary>Adds an HMAC secret (HS256/384/512) from its raw bytes.</summary>
+    /// <param name="secret">The secret; at least 32 bytes.</param>
+    /// <param name="keyId">The key's <c>kid</c>: a token naming another <c>kid</c> is not verified with it. Null: tried for every token.</param>
+    /// <returns>These options, for chaining.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="secret"/> is null.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="secret"/> is shorter than 32 bytes.</exception>
     public JwtAuthenticationOptions AddHmacSecret(byte[] secret, string? keyId = null)
     {
         ArgumentNullException.ThrowIfNull(secret);
@@ -88,6 +94,13 @@ public sealed class JwtAuthenticationOptions
         return this;
     }
 
+    /// <summary>
+    /// Adds an RSA or ECDSA public key from a PEM file (see <see cref="AddPublicKeyPem"/>); the file is read at once.
+    /// Without <paramref name="keyId"/>, the key's <c>kid</c> is the file name without its extension, so a token naming
+    /// another <c>kid</c> is not verified with it.
+    /// </summary>
+    /// <returns>These options, for chaining.</returns>
+    /// <exception cref="InvalidOperationException">The file holds neither an RSA nor an ECDSA public key.</exception>
     public JwtAuthenticationOptions AddPublicKeyFile(string path, string? keyId = null) =>
         AddPublicKeyPem(File.ReadAllText(path), keyId ?? Path.GetFileNameWithoutExtension(path));
 

@@ -11,18 +11,26 @@ using Tessera.EngineIO.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
 
+/// <summary>Maps Engine.IO v4 endpoints (<c>MapEngineIO</c>) on an <see cref="IEndpointRouteBuilder"/>.</summary>
 public static class EngineIOEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Serves Engine.IO v4 at <paramref name="path"/> (e.g. "/engine.io"), both transports, with the raw message
-    /// API of <paramref name="handler"/>. Options start from <c>services.Configure&lt;EngineIOOptions&gt;</c>
-    /// (or defaults) and <paramref name="configure"/> adjusts them for this endpoint.
+    /// API of <paramref name="handler"/>, and the options of <c>services.AddEngineIO(…)</c> (or the defaults).
+    /// </summary>
+    public static EngineIOEndpointConventionBuilder MapEngineIO(this IEndpointRouteBuilder endpoints, string path, EngineIOHandler handler) =>
+        endpoints.MapEngineIO(path, handler, configure: null);
+
+    /// <summary>
+    /// Serves Engine.IO v4 at <paramref name="path"/> (e.g. "/engine.io"), both transports, with the raw message
+    /// API of <paramref name="handler"/>. Options start from <c>services.AddEngineIO(…)</c> (or defaults) and
+    /// <paramref name="configure"/> adjusts them for this endpoint.
     /// </summary>
     public static EngineIOEndpointConventionBuilder MapEngineIO(
         this IEndpointRouteBuilder endpoints,
         string path,
         EngineIOHandler handler,
-        Action<EngineIOOptions>? configure = null)
+        Action<EngineIOOptions>? configure)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(handler);
@@ -51,7 +59,7 @@ public static class EngineIOEndpointRouteBuilderExtensions
 
         // Closing every session with a close packet lets clients tell a restart from a network failure.
         var lifetime = services.GetService<IHostApplicationLifetime>();
-        lifetime?.ApplicationStopping.Register(() => server.CloseAll("server shutting down"));
+        lifetime?.ApplicationStopping.Register(() => server.CloseAll(CloseReason.ServerShuttingDown));
 
         var app = endpoints.CreateApplicationBuilder();
         app.UseWebSockets();
@@ -100,7 +108,9 @@ public sealed class EngineIOEndpointConventionBuilder : IEndpointConventionBuild
     /// <summary>Sessions currently open on this endpoint.</summary>
     public int ClientsCount => _server.ClientsCount;
 
+    /// <inheritdoc/>
     public void Add(Action<EndpointBuilder> convention) => _inner.Add(convention);
 
+    /// <inheritdoc/>
     public void Finally(Action<EndpointBuilder> finallyConvention) => _inner.Finally(finallyConvention);
 }

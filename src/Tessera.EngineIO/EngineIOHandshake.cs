@@ -62,15 +62,19 @@ public sealed class EngineIOHandshake
     /// <summary>Query string parameters of the handshake request.</summary>
     public IReadOnlyDictionary<string, StringValues> Query { get; }
 
+    /// <summary>The client's IP address, or null when the connection does not report one.</summary>
     public IPAddress? RemoteAddress { get; }
 
+    /// <summary>The client's TCP port, or 0 when the connection does not report one.</summary>
     public int RemotePort { get; }
 
     /// <summary>The request path, without the query string (which may carry secrets such as tokens).</summary>
     public string Path { get; }
 
+    /// <summary>Whether the handshake came over HTTPS (TLS).</summary>
     public bool IsSecure { get; }
 
+    /// <summary>When the server received the handshake, in UTC.</summary>
     public DateTimeOffset Time { get; }
 
     /// <summary>The user ASP.NET Core authentication attached to the handshake request, if any.</summary>

@@ -9,16 +9,22 @@ namespace Tessera.EngineIO;
 /// </summary>
 public readonly struct EngineIOMessage
 {
+    /// <summary>Creates a message over <paramref name="data"/>, which is referenced, not copied.</summary>
+    /// <param name="data">The message body: UTF-8 text without the packet type, or the binary bytes.</param>
+    /// <param name="isBinary">Whether the message is binary rather than text.</param>
     public EngineIOMessage(ReadOnlyMemory<byte> data, bool isBinary)
     {
         Data = data;
         IsBinary = isBinary;
     }
 
+    /// <summary>The message body: UTF-8 text without the Engine.IO packet type (<c>4</c>), or the binary bytes.</summary>
     public ReadOnlyMemory<byte> Data { get; }
 
+    /// <summary>Whether the client sent binary (a binary WebSocket frame, or <c>b</c> + base64 over polling) rather than text.</summary>
     public bool IsBinary { get; }
 
+    /// <summary>Decodes <see cref="Data"/> as UTF-8 into a new string.</summary>
     public string GetText() => Encoding.UTF8.GetString(Data.Span);
 }
 
@@ -40,6 +46,7 @@ public readonly struct EngineIOOutgoingMessage
     /// <summary>For text: the packet including its leading '4'. For binary: the raw bytes.</summary>
     internal ReadOnlyMemory<byte> Encoded { get; }
 
+    /// <summary>Whether the message is sent as binary rather than text.</summary>
     public bool IsBinary { get; }
 
     /// <summary>The message body: UTF-8 text without the packet type, or the binary bytes.</summary>
@@ -48,6 +55,7 @@ public readonly struct EngineIOOutgoingMessage
     /// <summary>Size of the message body in bytes (without the packet type).</summary>
     public int Length => IsBinary ? Encoded.Length : Encoded.Length - 1;
 
+    /// <summary>A text message: <paramref name="text"/> encoded as UTF-8 behind <see cref="TextPrefix"/>.</summary>
     public static EngineIOOutgoingMessage Text(string text)
     {
         var bytes = new byte[1 + Encoding.UTF8.GetByteCount(text)];
@@ -56,6 +64,7 @@ public readonly struct EngineIOOutgoingMessage
         return new(bytes, false);
     }
 
+    /// <summary>A text message from bytes already encoded as UTF-8; they are copied, not validated.</summary>
     public static EngineIOOutgoingMessage Text(ReadOnlySpan<byte> utf8)
     {
         var bytes = new byte[1 + utf8.Length];
@@ -77,6 +86,11 @@ public readonly struct EngineIOOutgoingMessage
         return new(prefixedUtf8, false);
     }
 
+    /// <summary>
+    /// Writes <see cref="TextPrefix"/> to <paramref name="writer"/>, to be followed by the UTF-8 text and then passed
+    /// to <see cref="FromPrefixedText"/>.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="writer"/> is null.</exception>
     public static void WriteTextPrefix(IBufferWriter<byte> writer)
     {
         ArgumentNullException.ThrowIfNull(writer);

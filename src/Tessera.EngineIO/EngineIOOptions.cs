@@ -2,11 +2,15 @@ using Microsoft.AspNetCore.Http;
 
 namespace Tessera.EngineIO;
 
+/// <summary>The Engine.IO transports an endpoint accepts (Node's <c>transports</c> option).</summary>
 [Flags]
 public enum EngineIOTransports
 {
+    /// <summary>HTTP long-polling (<c>transport=polling</c>).</summary>
     Polling = 1,
+    /// <summary>WebSocket (<c>transport=websocket</c>), both as the first transport and as an upgrade from polling.</summary>
     WebSocket = 2,
+    /// <summary>Both transports: the default.</summary>
     All = Polling | WebSocket,
 }
 
@@ -25,6 +29,10 @@ public sealed class EngineIOOptions
     /// <summary>How long a WebSocket probe may take to send its upgrade packet.</summary>
     public TimeSpan UpgradeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The transports accepted; a request for another gets the "Transport unknown" error. Defaults to
+    /// <see cref="EngineIOTransports.All"/>; at least one is required.
+    /// </summary>
     public EngineIOTransports Transports { get; set; } = EngineIOTransports.All;
 
     /// <summary>Whether polling sessions may upgrade to WebSocket (announced in the handshake's "upgrades").</summary>
@@ -76,14 +84,26 @@ public sealed class EngineIOOptions
     }
 }
 
+/// <summary>
+/// The cookie carrying the session id on the handshake response (Node's <c>cookie</c> option). It is marked
+/// <c>Secure</c> when the handshake came over HTTPS.
+/// </summary>
 public sealed class EngineIOCookieOptions
 {
+    /// <summary>The cookie name; <c>io</c> by default.</summary>
     public string Name { get; set; } = "io";
+    /// <summary>The cookie path; <c>/</c> by default.</summary>
     public string Path { get; set; } = "/";
+    /// <summary>Whether the cookie is hidden from scripts (<c>HttpOnly</c>); true by default.</summary>
     public bool HttpOnly { get; set; } = true;
+    /// <summary>The cookie's <c>SameSite</c> attribute; <see cref="SameSiteMode.Lax"/> by default.</summary>
     public SameSiteMode SameSite { get; set; } = SameSiteMode.Lax;
 }
 
+/// <summary>
+/// CORS headers (Node's <c>cors</c> option): added to the endpoint's polling responses and WebSocket handshakes
+/// when the request's Origin is allowed. <c>OPTIONS</c> preflights are answered with 204.
+/// </summary>
 public sealed class EngineIOCorsOptions
 {
     /// <summary>Allowed origins; "*" allows any. Empty allows none.</summary>
@@ -98,6 +118,7 @@ public sealed class EngineIOCorsOptions
     /// <summary>Extra request headers a preflight may ask for (e.g. Authorization).</summary>
     public IList<string> AllowedHeaders { get; } = new List<string>();
 
+    /// <summary>How long a browser may cache a preflight (Access-Control-Max-Age, in whole seconds); null sends no such header.</summary>
     public TimeSpan? MaxAge { get; set; }
 }
 
@@ -111,10 +132,14 @@ public readonly struct EngineIORequestDecision
         Message = message;
     }
 
+    /// <summary>Whether the handshake may proceed. False for <c>default(EngineIORequestDecision)</c> too, which is refused with 403.</summary>
     public bool IsAllowed { get; }
+    /// <summary>The HTTP status of a refusal (4xx or 5xx); 0 for <see cref="Allow"/>.</summary>
     public int StatusCode { get; }
+    /// <summary>The <c>message</c> of a refusal's JSON body; null for <see cref="Allow"/>.</summary>
     public string? Message { get; }
 
+    /// <summary>Lets the handshake proceed.</summary>
     public static EngineIORequestDecision Allow { get; } = new(true, 0, null);
 
     /// <summary>Refuses the handshake with this status (403 by default, as Node) and a message for the JSON body.</summary>

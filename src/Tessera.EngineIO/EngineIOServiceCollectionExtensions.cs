@@ -4,6 +4,7 @@ using Tessera.EngineIO.Internal;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
+/// <summary>Registers Engine.IO's services and default options (<c>AddEngineIO</c>) on an <see cref="IServiceCollection"/>.</summary>
 public static class EngineIOServiceCollectionExtensions
 {
     /// <summary>Sets the default options of every Engine.IO endpoint mapped in this app.</summary>

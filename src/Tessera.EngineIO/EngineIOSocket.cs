@@ -38,7 +38,7 @@ public sealed class EngineIOSocket
     // pingInterval + pingTimeout, fixed by the schedule, so a timer that fires late does not extend it.
     private long _pongDeadline;
     private Timer? _heartbeat;
-    private string? _closingReason;
+    private CloseReason? _closingReason;
 
     internal EngineIOSocket(EngineIOServer server, string id, EngineIOHandshake handshake, Transport transport)
     {
@@ -51,6 +51,7 @@ public sealed class EngineIOSocket
     /// <summary>The session id (<c>sid</c>).</summary>
     public string Id { get; }
 
+    /// <summary>What the request that opened the session carried (headers, query, address, user).</summary>
     public EngineIOHandshake Handshake { get; }
 
     /// <summary>"polling" or "websocket".</summary>
@@ -65,6 +66,10 @@ public sealed class EngineIOSocket
         }
     }
 
+    /// <summary>
+    /// Whether the session is open. False once it starts closing (from either side, or by ping timeout), after which
+    /// <see cref="Send"/> drops messages.
+    /// </summary>
     public bool IsOpen => _state == SocketState.Open;
 
     /// <summary>A slot for the layer above (Socket.IO keeps its client here), so it needs no lookup table.</summary>
@@ -109,7 +114,7 @@ public sealed class EngineIOSocket
     /// Closes the session: packets already queued are sent, then over polling a close packet; a WebSocket is
     /// closed with a close frame (no Engine.IO close packet, as Node).
     /// </summary>
-    public void Close() => CloseGracefully("forced close");
+    public void Close() => CloseGracefully(CloseReason.ForcedClose);
 
     internal bool Enqueue(Frame frame)
     {
@@ -170,7 +175,9 @@ public sealed class EngineIOSocket
 
     private void OnHeartbeatTimer()
     {
-        string? closeWith = null;
+        CloseReason? closeWith = null;
+        IFrameSink? sink = null;
+        List<Frame>? batch = null;
         lock (_lock)
         {
             switch (_state)
@@ -179,29 +186,35 @@ public sealed class EngineIOSocket
                     return;
                 case SocketState.Closing:
                     // The close packet never found a way out (no GET came for it): give up waiting.
-                    closeWith = _closingReason ?? "forced close";
+                    closeWith = _closingReason ?? CloseReason.ForcedClose;
                     break;
                 default:
                     if (_awaitingPong)
                     {
-                        closeWith = "ping timeout";
+                        closeWith = CloseReason.PingTimeout;
+                        break;
                     }
-                    else
+                    _awaitingPong = true;
+                    _buffer.Add(Frame.Ping);
+                    batch = TakeBatchLocked(out sink);
+                    var now = Environment.TickCount64;
+                    if (sink is not null)
                     {
-                        _awaitingPong = true;
-                        _heartbeat?.Change(TimeSpan.FromMilliseconds(Math.Max(0, _pongDeadline - Environment.TickCount64)), Timeout.InfiniteTimeSpan);
+                        // The ping leaves now: the client gets pingTimeout from now even if this timer ran late
+                        // (a starved thread pool delays timers by half a second). A ping that has to wait for a GET
+                        // keeps the scheduled deadline, as Node's, which starts when the ping is queued.
+                        _pongDeadline = Math.Max(_pongDeadline, now + (long)_server.Options.PingTimeout.TotalMilliseconds);
                     }
+                    _heartbeat?.Change(TimeSpan.FromMilliseconds(Math.Max(0, _pongDeadline - now)), Timeout.InfiniteTimeSpan);
                     break;
             }
         }
-        if (closeWith is not null)
+        if (closeWith is { } why)
         {
-            Terminate(closeWith, Frame.Close);
+            Terminate(why, Frame.Close);
+            return;
         }
-        else
-        {
-            Enqueue(Frame.Ping);
-        }
+        sink?.Deliver(this, batch!);
     }
 
     private void OnPong()
@@ -218,7 +231,7 @@ public sealed class EngineIOSocket
     }
 
     /// <summary>Server-side close: flush what is queued, then the close packet (polling only, see <see cref="Frame.IsClose"/>), then end.</summary>
-    internal void CloseGracefully(string reason)
+    internal void CloseGracefully(CloseReason reason)
     {
         IFrameSink? sink;
         List<Frame>? batch;
@@ -249,7 +262,7 @@ public sealed class EngineIOSocket
     /// Ends the session at once. A parked GET receives <paramref name="lastWord"/> (Node sends a close packet
     /// when the server ends the session, a noop when the client did), a WebSocket is closed.
     /// </summary>
-    internal void Terminate(string reason, Frame lastWord, bool gracefulTransport = true)
+    internal void Terminate(CloseReason reason, Frame lastWord, bool gracefulTransport = true)
     {
         Transport transport;
         IFrameSink? pollSink = null;
@@ -285,13 +298,13 @@ public sealed class EngineIOSocket
     {
         var closed = EndsWithClose(batch);
         List<Frame>? next = null;
-        string? reason = null;
+        CloseReason? reason = null;
         lock (_lock)
         {
             RecycleLocked(batch);
             if (closed)
             {
-                reason = _closingReason ?? "forced close";
+                reason = _closingReason ?? CloseReason.ForcedClose;
             }
             else if (ReferenceEquals(_transport, transport) && _state != SocketState.Closed && _buffer.Count > 0)
             {
@@ -304,14 +317,14 @@ public sealed class EngineIOSocket
                 ws.ReleaseLocked();
             }
         }
-        if (reason is not null)
+        if (reason is { } why)
         {
-            Terminate(reason, Frame.Close);
+            Terminate(why, Frame.Close);
         }
         return next;
     }
 
-    internal void OnTransportError(Transport transport, string reason)
+    internal void OnTransportError(Transport transport, CloseReason reason)
     {
         lock (_lock)
         {
@@ -337,7 +350,7 @@ public sealed class EngineIOSocket
                 return;
             }
         }
-        Terminate("transport close", Frame.Close);
+        Terminate(CloseReason.TransportClose, Frame.Close);
     }
 
     // ---- polling ----
@@ -376,7 +389,7 @@ public sealed class EngineIOSocket
         }
         if (timedOut)
         {
-            Terminate("ping timeout", Frame.Close);
+            Terminate(CloseReason.PingTimeout, Frame.Close);
             return PollStart.Closed;
         }
         lock (_lock)
@@ -415,7 +428,7 @@ public sealed class EngineIOSocket
                 return;
             }
         }
-        Terminate("transport error", Frame.Noop);
+        Terminate(CloseReason.TransportError, Frame.Noop);
     }
 
     /// <summary>A GET wrote its batch.</summary>
@@ -428,7 +441,7 @@ public sealed class EngineIOSocket
         }
         if (closed)
         {
-            Terminate(_closingReason ?? "forced close", Frame.Close);
+            Terminate(_closingReason ?? CloseReason.ForcedClose, Frame.Close);
         }
     }
 
@@ -556,7 +569,7 @@ public sealed class EngineIOSocket
     {
         if (!PacketParser.TryParseText(packet.Span, out var type, out _))
         {
-            Terminate("parse error", Frame.Close);
+            Terminate(CloseReason.ParseError, Frame.Close);
             return false;
         }
         switch (type)
@@ -572,7 +585,7 @@ public sealed class EngineIOSocket
                 return false;
             case PacketType.Ping:
                 // In v4 only the server pings; a client ping is a protocol error (Node: "invalid heartbeat direction").
-                Terminate("transport error", Frame.Close);
+                Terminate(CloseReason.TransportError, Frame.Close);
                 return false;
             default:
                 // open, upgrade and noop carry nothing once the session is established.
@@ -597,14 +610,14 @@ public sealed class EngineIOSocket
                 // No GET parked yet: the next one within the grace gets the noop, then the session ends (the
                 // heartbeat timer ends it if none comes). Nothing else is sent or received meanwhile.
                 _state = SocketState.Closing;
-                _closingReason = "transport close";
+                _closingReason = CloseReason.TransportClose;
                 _buffer.Clear();
                 _buffer.Add(Frame.ClientCloseNoop);
                 _heartbeat?.Change(ClientCloseGrace, Timeout.InfiniteTimeSpan);
                 return;
             }
         }
-        Terminate("transport close", Frame.Noop);
+        Terminate(CloseReason.TransportClose, Frame.Noop);
     }
 
     internal ValueTask OnBinaryMessageAsync(ReadOnlyMemory<byte> data) =>
@@ -637,7 +650,7 @@ public sealed class EngineIOSocket
                     var length = PacketParser.DecodeBinarySegment(base64.Span, buffer);
                     if (length < 0)
                     {
-                        Terminate("parse error", Frame.Close);
+                        Terminate(CloseReason.ParseError, Frame.Close);
                         return PayloadResult.Malformed;
                     }
                     await OnBinaryMessageAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
@@ -649,7 +662,7 @@ public sealed class EngineIOSocket
             }
             else if (!await OnTextPacketAsync(segment).ConfigureAwait(false))
             {
-                return _closingReason == "parse error" ? PayloadResult.Malformed : PayloadResult.Closed;
+                return _closingReason == CloseReason.ParseError ? PayloadResult.Malformed : PayloadResult.Closed;
             }
         }
         return PayloadResult.Ok;

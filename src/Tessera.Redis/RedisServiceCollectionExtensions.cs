@@ -3,6 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Tessera.Redis;
+using Tessera.Redis.Internal;
 using Tessera.SocketIO;
 
 namespace Microsoft.Extensions.DependencyInjection;

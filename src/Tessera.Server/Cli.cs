@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Identity;
 using Tessera.Accounts;
+using Tessera.Accounts.Internal;
 
 namespace Tessera.Server;
 

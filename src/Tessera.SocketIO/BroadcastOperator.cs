@@ -31,14 +31,19 @@ public sealed class BroadcastOperator
         _timeout = timeout;
     }
 
+    /// <summary>Also targets the sockets in <paramref name="room"/> (Node's <c>to</c>); a socket id targets that socket.</summary>
     public BroadcastOperator To(string room) => new(_ns, _rooms.Add(room), _except, _volatile, _local, _timeout);
 
+    /// <summary>Also targets the sockets in any of <paramref name="rooms"/> (Node's <c>to([…])</c>).</summary>
     public BroadcastOperator To(IEnumerable<string> rooms) => new(_ns, _rooms.Union(rooms), _except, _volatile, _local, _timeout);
 
+    /// <summary>Same as <see cref="To(string)"/> (Node's <c>in</c>).</summary>
     public BroadcastOperator In(string room) => To(room);
 
+    /// <summary>Leaves out the sockets in <paramref name="room"/> (Node's <c>except</c>); a socket id leaves out that socket.</summary>
     public BroadcastOperator Except(string room) => new(_ns, _rooms, _except.Add(room), _volatile, _local, _timeout);
 
+    /// <summary>Leaves out the sockets in any of <paramref name="rooms"/> (Node's <c>except([…])</c>).</summary>
     public BroadcastOperator Except(IEnumerable<string> rooms) => new(_ns, _rooms, _except.Union(rooms), _volatile, _local, _timeout);
 
     /// <summary>Clients that cannot take the packet right now miss it.</summary>
@@ -55,6 +60,10 @@ public sealed class BroadcastOperator
     /// <summary>The namespaces acted on: a dynamic (parent) namespace stands for all its children.</summary>
     private IEnumerable<SocketIONamespace> Targets => _ns.IsDynamic ? _ns.Children : [_ns];
 
+    /// <summary>
+    /// Sends an event to every selected socket (Node's <c>emit</c>), encoded once. Arguments: any JSON-serialisable
+    /// values, byte[] for binary. Returns without waiting for the adapter; its failures are logged, not thrown.
+    /// </summary>
     public void Emit(string eventName, params object?[] args)
     {
         foreach (var ns in Targets)
@@ -132,6 +141,10 @@ public sealed class BroadcastOperator
         }
     }
 
+    /// <summary>
+    /// Snapshots of the selected sockets (Node's <c>fetchSockets</c>), from every node unless <see cref="Local"/>.
+    /// The Redis adapter throws <see cref="TimeoutException"/> when the other nodes do not all answer in time.
+    /// </summary>
     public async ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync()
     {
         var all = new List<SocketIORemoteSocket>();
@@ -142,6 +155,7 @@ public sealed class BroadcastOperator
         return all;
     }
 
+    /// <summary>Makes the selected sockets join <paramref name="rooms"/> (Node's <c>socketsJoin</c>).</summary>
     public async ValueTask SocketsJoinAsync(params string[] rooms)
     {
         foreach (var ns in Targets)
@@ -150,6 +164,7 @@ public sealed class BroadcastOperator
         }
     }
 
+    /// <summary>Makes the selected sockets leave <paramref name="rooms"/> (Node's <c>socketsLeave</c>).</summary>
     public async ValueTask SocketsLeaveAsync(params string[] rooms)
     {
         foreach (var ns in Targets)
@@ -158,6 +173,10 @@ public sealed class BroadcastOperator
         }
     }
 
+    /// <summary>
+    /// Disconnects the selected sockets from the namespace (Node's <c>disconnectSockets</c>); with
+    /// <paramref name="close"/>, closes their whole connections, every namespace included.
+    /// </summary>
     public async ValueTask DisconnectSocketsAsync(bool close = false)
     {
         foreach (var ns in Targets)
@@ -191,6 +210,7 @@ public sealed class BroadcastOperator
 /// <summary>Not every recipient acknowledged in time; <see cref="Responses"/> holds those that did.</summary>
 public sealed class SocketIOAckTimeoutException : TimeoutException
 {
+    /// <summary>Creates the exception with the acknowledgements received and how many were expected.</summary>
     public SocketIOAckTimeoutException(IReadOnlyList<SocketIOArgs> responses, int expected)
         : base($"{responses.Count} of {expected} clients acknowledged before the timeout.")
     {
@@ -198,24 +218,29 @@ public sealed class SocketIOAckTimeoutException : TimeoutException
         Expected = expected;
     }
 
+    /// <summary>Creates the exception with no responses and none expected.</summary>
     public SocketIOAckTimeoutException()
         : this([], 0)
     {
     }
 
+    /// <summary>Creates the exception with a message, no responses and none expected.</summary>
     public SocketIOAckTimeoutException(string message)
         : base(message)
     {
         Responses = [];
     }
 
+    /// <summary>Creates the exception with a message and the exception that caused it, no responses and none expected.</summary>
     public SocketIOAckTimeoutException(string message, Exception innerException)
         : base(message, innerException)
     {
         Responses = [];
     }
 
+    /// <summary>The acknowledgements received before the timeout, one per client that answered.</summary>
     public IReadOnlyList<SocketIOArgs> Responses { get; }
 
+    /// <summary>How many clients the emit reached, each expected to acknowledge.</summary>
     public int Expected { get; }
 }

@@ -7,5 +7,6 @@ namespace Tessera.SocketIO;
 /// </summary>
 public interface ISocketIONamespaceConfigurator
 {
+    /// <summary>Configures <paramref name="ns"/> just after it is created: add its middleware, event middleware, handlers or features.</summary>
     void Configure(SocketIONamespace ns);
 }

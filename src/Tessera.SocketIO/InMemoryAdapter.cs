@@ -15,6 +15,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
     // Socket → named rooms it joined; null until it joins one.
     private readonly Dictionary<string, HashSet<string>?> _sids = new(StringComparer.Ordinal);
 
+    /// <inheritdoc/>
     public ValueTask AddAllAsync(string socketId, IReadOnlyCollection<string> rooms)
     {
         lock (_lock)
@@ -42,6 +43,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         return ValueTask.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public ValueTask DelAsync(string socketId, string room)
     {
         lock (_lock)
@@ -55,6 +57,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         return ValueTask.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public ValueTask DelAllAsync(string socketId)
     {
         lock (_lock)
@@ -96,6 +99,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         }
     }
 
+    /// <inheritdoc/>
     public IReadOnlySet<string> SocketRooms(string socketId)
     {
         lock (_lock)
@@ -170,6 +174,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         }
     }
 
+    /// <inheritdoc/>
     public ValueTask BroadcastAsync(SocketIOPacket packet, BroadcastOptions options)
     {
         foreach (var socket in Targets(options))
@@ -179,8 +184,10 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         return ValueTask.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public ValueTask ServerSideEmitAsync(string eventName, SocketIOValue[] args) => ValueTask.CompletedTask;
 
+    /// <inheritdoc/>
     public ValueTask<int> BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack)
     {
         var count = 0;
@@ -206,6 +213,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         return ValueTask.FromResult(1);
     }
 
+    /// <inheritdoc/>
     public ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync(BroadcastOptions options)
     {
         var sockets = Targets(options);
@@ -217,6 +225,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         return ValueTask.FromResult<IReadOnlyList<SocketIORemoteSocket>>(result);
     }
 
+    /// <inheritdoc/>
     public async ValueTask AddSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms)
     {
         foreach (var socket in Targets(options))
@@ -225,6 +234,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         }
     }
 
+    /// <inheritdoc/>
     public async ValueTask DelSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms)
     {
         foreach (var socket in Targets(options))
@@ -236,6 +246,7 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : ISocketIOAdapter
         }
     }
 
+    /// <inheritdoc/>
     public ValueTask DisconnectSocketsAsync(BroadcastOptions options, bool close)
     {
         foreach (var socket in Targets(options))

@@ -28,6 +28,7 @@ public sealed class SocketIOArgs
     public static SocketIOArgs Create(JsonElement array, IReadOnlyList<byte[]> buffers, JsonSerializerOptions options) =>
         new(array, 0, buffers, options);
 
+    /// <summary>How many arguments there are (for an event, not counting its name).</summary>
     public int Count { get; }
 
     /// <summary>The raw JSON of argument <paramref name="index"/>; binary arguments appear as placeholders.</summary>
@@ -69,6 +70,7 @@ public sealed class SocketIOArgs
         }
     }
 
+    /// <summary>The arguments as a JSON array; binary arguments appear as placeholders.</summary>
     public override string ToString()
     {
         var parts = new string[Count];

@@ -14,6 +14,7 @@ public sealed class SocketIOEvent
         _ackId = ackId;
     }
 
+    /// <summary>The socket that received the event.</summary>
     public SocketIOSocket Socket { get; }
 
     // The middleware chain's position, and its "next" (created on first use).
@@ -22,8 +23,10 @@ public sealed class SocketIOEvent
 
     internal Func<ValueTask> Next => _next ??= () => Socket.RunMiddlewareAsync(this);
 
+    /// <summary>The event name, the first element of the EVENT packet (e.g. <c>chat:message</c>).</summary>
     public string Name { get; }
 
+    /// <summary>The event's arguments after its name; an acknowledgement callback on the client is not among them (see <see cref="HasAck"/>).</summary>
     public SocketIOArgs Args { get; }
 
     /// <summary>Whether the client asked for an acknowledgement.</summary>

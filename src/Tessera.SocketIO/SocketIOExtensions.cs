@@ -7,6 +7,7 @@ using Tessera.SocketIO.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
 
+/// <summary>Registers the Socket.IO server in dependency injection and maps its endpoint.</summary>
 public static class SocketIOExtensions
 {
     /// <summary>

@@ -19,15 +19,22 @@ public sealed class SocketIOHandshake
 
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement;
 
+    /// <summary>The handshake request's headers (case-insensitive names), as Node's <c>socket.handshake.headers</c>.</summary>
     public IReadOnlyDictionary<string, StringValues> Headers => _engine.Headers;
 
+    /// <summary>The handshake request's query string parameters (case-sensitive names), as Node's <c>socket.handshake.query</c>.</summary>
     public IReadOnlyDictionary<string, StringValues> Query => _engine.Query;
 
     /// <summary>The CONNECT packet's payload (<c>auth</c> on the client), <c>{}</c> if none.</summary>
     public JsonElement Auth { get; }
 
+    /// <summary>
+    /// The client's IP address, or null if unknown: <c>HttpContext.Connection.RemoteIpAddress</c> (after any
+    /// forwarded-headers middleware), or the TCP peer for WebSockets taken by the direct Kestrel path.
+    /// </summary>
     public IPAddress? Address => _engine.RemoteAddress;
 
+    /// <summary>Whether the handshake request came over HTTPS (<c>HttpRequest.IsHttps</c>, or TLS on the connection for the direct Kestrel path).</summary>
     public bool Secure => _engine.IsSecure;
 
     /// <summary>The request path (never the query string, which may carry tokens).</summary>

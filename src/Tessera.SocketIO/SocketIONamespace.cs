@@ -29,8 +29,10 @@ public sealed class SocketIONamespace
         }
     }
 
+    /// <summary>The namespace's name, with its leading <c>/</c> (<c>/</c> for the main namespace).</summary>
     public string Name { get; }
 
+    /// <summary>The server this namespace belongs to.</summary>
     public SocketIOServer Server { get; }
 
     /// <summary>Typed state that other layers attach to the namespace (authorization rules, for one).</summary>
@@ -101,6 +103,8 @@ public sealed class SocketIONamespace
         return this;
     }
 
+    /// <summary>Runs a synchronous <paramref name="handler"/> for each socket that joined, after the client got its CONNECT reply (Node's <c>nsp.on("connection")</c>).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="handler"/> is null.</exception>
     public SocketIONamespace OnConnection(Action<SocketIOSocket> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -157,32 +161,52 @@ public sealed class SocketIONamespace
 
     // ---- broadcasting (see BroadcastOperator) ----
 
+    /// <summary>Starts a broadcast to the sockets of this namespace in <paramref name="room"/> (Node's <c>nsp.to</c>).</summary>
     public BroadcastOperator To(string room) => new BroadcastOperator(this).To(room);
 
+    /// <summary>Starts a broadcast to the sockets of this namespace in any of <paramref name="rooms"/>, each socket reached once.</summary>
     public BroadcastOperator To(IEnumerable<string> rooms) => new BroadcastOperator(this).To(rooms);
 
+    /// <summary>The same as <see cref="To(string)"/> (Node's <c>nsp.in</c>).</summary>
     public BroadcastOperator In(string room) => To(room);
 
+    /// <summary>Starts a broadcast to the sockets of this namespace that are not in <paramref name="room"/> (Node's <c>nsp.except</c>).</summary>
     public BroadcastOperator Except(string room) => new BroadcastOperator(this).Except(room);
 
+    /// <summary>Starts a broadcast that clients unable to take the packet right away miss (Node's <c>nsp.volatile</c>).</summary>
     public BroadcastOperator Volatile => new BroadcastOperator(this).Volatile;
 
+    /// <summary>Starts a broadcast that reaches this node's sockets only, even with a cluster adapter (Node's <c>nsp.local</c>).</summary>
     public BroadcastOperator Local => new BroadcastOperator(this).Local;
 
+    /// <summary>
+    /// Starts a broadcast whose <see cref="BroadcastOperator.EmitWithAckAsync"/> waits at most <paramref name="timeout"/>
+    /// (Node's <c>nsp.timeout</c>) instead of <see cref="SocketIOOptions.AckTimeout"/>.
+    /// </summary>
     public BroadcastOperator Timeout(TimeSpan timeout) => new BroadcastOperator(this).Timeout(timeout);
 
     /// <summary>Sends to every socket of the namespace.</summary>
     public void Emit(string eventName, params object?[] args) => new BroadcastOperator(this).Emit(eventName, args);
 
+    /// <summary>
+    /// Sends an event to every socket of the namespace and collects one acknowledgement from each (Node's
+    /// <c>nsp.emitWithAck</c>), waiting at most <see cref="SocketIOOptions.AckTimeout"/>; use <see cref="Timeout"/> for another limit.
+    /// </summary>
+    /// <exception cref="SocketIOAckTimeoutException">Some sockets did not acknowledge in time; it carries the responses received.</exception>
     public Task<IReadOnlyList<SocketIOArgs>> EmitWithAckAsync(string eventName, params object?[] args) =>
         new BroadcastOperator(this).EmitWithAckAsync(eventName, args);
 
+    /// <summary>The sockets of this namespace, on every node when a cluster adapter is installed (Node's <c>nsp.fetchSockets</c>).</summary>
     public ValueTask<IReadOnlyList<SocketIORemoteSocket>> FetchSocketsAsync() => new BroadcastOperator(this).FetchSocketsAsync();
 
+    /// <summary>Makes every socket of this namespace join <paramref name="rooms"/> (Node's <c>nsp.socketsJoin</c>).</summary>
     public ValueTask SocketsJoinAsync(params string[] rooms) => new BroadcastOperator(this).SocketsJoinAsync(rooms);
 
+    /// <summary>Makes every socket of this namespace leave <paramref name="rooms"/> (Node's <c>nsp.socketsLeave</c>).</summary>
     public ValueTask SocketsLeaveAsync(params string[] rooms) => new BroadcastOperator(this).SocketsLeaveAsync(rooms);
 
+    /// <summary>Disconnects every socket of this namespace (Node's <c>nsp.disconnectSockets</c>).</summary>
+    /// <param name="close">True to close each client's whole connection, every namespace included; false to leave only this namespace.</param>
     public ValueTask DisconnectSocketsAsync(bool close = false) => new BroadcastOperator(this).DisconnectSocketsAsync(close);
 
     // ---- internals ----

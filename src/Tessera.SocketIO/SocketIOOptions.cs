@@ -5,6 +5,10 @@ using Tessera.SocketIO.Internal.Parser;
 
 namespace Tessera.SocketIO;
 
+/// <summary>
+/// Options of the Socket.IO server (Node's <c>new Server(opts)</c>), set with
+/// <see cref="Microsoft.AspNetCore.Builder.SocketIOExtensions.AddSocketIO"/>; validated when the application starts.
+/// </summary>
 public sealed class SocketIOOptions
 {
     /// <summary>How long a connection may stay without joining any namespace before it is closed (Node: 45 s).</summary>
@@ -25,6 +29,11 @@ public sealed class SocketIOOptions
     /// </summary>
     public JsonSerializerOptions SerializerOptions { get; set; } = CreateSerializerOptions();
 
+    /// <summary>
+    /// A new instance of the default <see cref="SerializerOptions"/>: <see cref="JsonSerializerDefaults.Web"/> (camelCase,
+    /// case-insensitive reading), <c>&lt;</c> and non-ASCII characters left unescaped (as <c>JSON.stringify</c>), and
+    /// <c>byte[]</c> / <c>ReadOnlyMemory&lt;byte&gt;</c> as binary attachments. Start from it to customise serialisation.
+    /// </summary>
     public static JsonSerializerOptions CreateSerializerOptions()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)

@@ -13,8 +13,10 @@ public sealed class SocketIOServerSideEvent
         _ack = ack;
     }
 
+    /// <summary>The event name the other node emitted.</summary>
     public string Name { get; }
 
+    /// <summary>The event's arguments, as JSON (server-side events carry no binary attachments).</summary>
     public SocketIOArgs Args { get; }
 
     /// <summary>Whether the sending node waits for an answer (Node's <c>serverSideEmitWithAck</c>).</summary>

@@ -37,8 +37,10 @@ public sealed class SocketIOSocket
     /// <summary>The socket id (not the Engine.IO session id); the socket is always in the room of this name.</summary>
     public string Id { get; }
 
+    /// <summary>The namespace this socket joined (Node's <c>socket.nsp</c>).</summary>
     public SocketIONamespace Namespace { get; }
 
+    /// <summary>The request and CONNECT payload the socket joined with (Node's <c>socket.handshake</c>).</summary>
     public SocketIOHandshake Handshake { get; }
 
     private ClaimsPrincipal? _user;
@@ -63,6 +65,7 @@ public sealed class SocketIOSocket
     /// <summary>Free-form data attached to the socket (Node's <c>socket.data</c>), visible to FetchSocketsAsync.</summary>
     public ConcurrentDictionary<string, object?> Data => _data ?? Interlocked.CompareExchange(ref _data, new(), null) ?? _data;
 
+    /// <summary>Whether the socket is in its namespace: false while its connection middleware runs and once it has disconnected.</summary>
     public bool Connected => Volatile.Read(ref _state) == 1;
 
     /// <summary>"polling" or "websocket".</summary>
@@ -102,6 +105,9 @@ public sealed class SocketIOSocket
         return AddHandler(eventName, handler);
     }
 
+    /// <summary>Handles event <paramref name="eventName"/> with a synchronous handler. Several handlers per event run in registration order.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="handler"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="eventName"/> is null or empty.</exception>
     public SocketIOSocket On(string eventName, Action<SocketIOEvent> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -125,6 +131,10 @@ public sealed class SocketIOSocket
         return On(eventName, e => handler(e.Args.Count > 0 ? e.Args.Get<T>(0) : default, e));
     }
 
+    /// <summary>
+    /// Handles an event with a synchronous handler whose first argument binds to <typeparamref name="T"/> (JSON,
+    /// binary → <c>byte[]</c>); <c>default</c> when the event has no argument.
+    /// </summary>
     public SocketIOSocket On<T>(string eventName, Action<T?, SocketIOEvent> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -135,6 +145,7 @@ public sealed class SocketIOSocket
         });
     }
 
+    /// <summary>Removes every handler of event <paramref name="eventName"/> registered with <c>On</c> (Node's <c>socket.removeAllListeners(event)</c>).</summary>
     public SocketIOSocket Off(string eventName)
     {
         lock (_lock)
@@ -265,6 +276,8 @@ public sealed class SocketIOSocket
 
     // ---- rooms ----
 
+    /// <summary>Adds the socket to <paramref name="room"/> (Node's <c>socket.join</c>); joining a room twice has no effect.</summary>
+    /// <exception cref="ArgumentException"><paramref name="room"/> is null or empty.</exception>
     public SocketIOSocket Join(string room)
     {
         ArgumentException.ThrowIfNullOrEmpty(room);
@@ -272,12 +285,14 @@ public sealed class SocketIOSocket
         return this;
     }
 
+    /// <summary>Adds the socket to each of <paramref name="rooms"/> (Node's <c>socket.join([…])</c>).</summary>
     public SocketIOSocket Join(IEnumerable<string> rooms)
     {
         Wait(Namespace.Adapter.AddAllAsync(Id, rooms.ToArray()));
         return this;
     }
 
+    /// <summary>Removes the socket from <paramref name="room"/> (Node's <c>socket.leave</c>); leaving a room it is not in has no effect.</summary>
     public SocketIOSocket Leave(string room)
     {
         Wait(Namespace.Adapter.DelAsync(Id, room));
@@ -310,6 +325,7 @@ public sealed class SocketIOSocket
     /// <summary>Sockets in <paramref name="room"/>, this one excepted (as Node's <c>socket.to</c>).</summary>
     public BroadcastOperator To(string room) => Broadcast.To(room);
 
+    /// <summary>Every other socket of the namespace except those in <paramref name="room"/> (as Node's <c>socket.except</c>).</summary>
     public BroadcastOperator Except(string room) => Broadcast.Except(room);
 
     // ---- disconnecting ----
@@ -480,16 +496,19 @@ public sealed class SocketIOSocket
 /// <summary>The socket disconnected before the awaited acknowledgement arrived.</summary>
 public sealed class SocketIODisconnectedException : Exception
 {
+    /// <summary>Creates the exception with its default message.</summary>
     public SocketIODisconnectedException()
         : base("The socket disconnected before acknowledging.")
     {
     }
 
+    /// <summary>Creates the exception with <paramref name="message"/>.</summary>
     public SocketIODisconnectedException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the exception with <paramref name="message"/> and the exception that caused it.</summary>
     public SocketIODisconnectedException(string message, Exception innerException)
         : base(message, innerException)
     {

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Tessera.Accounts;
+using Tessera.Accounts.Internal;
 using Tessera.SocketIO;
 
 namespace Tessera.Accounts.Tests;

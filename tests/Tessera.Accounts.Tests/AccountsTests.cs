@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Tessera.Accounts;
+using Tessera.Accounts.Internal;
 
 namespace Tessera.Accounts.Tests;
 

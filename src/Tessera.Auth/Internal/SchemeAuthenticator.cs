@@ -13,7 +13,7 @@ namespace Tessera.Auth.Internal;
 /// shown a request rebuilt from the handshake: its headers, cookies, address and scheme, plus the token found in
 /// the usual places as <c>Authorization: Bearer</c>.
 /// </summary>
-internal sealed class SchemeAuthenticator(IServiceProvider services, TimeProvider time)
+internal sealed class SchemeAuthenticator(IServiceProvider services, TimeProvider time, IAccessTokenRevocation? revocation = null)
 {
     public async ValueTask<AccessTokenValidationResult> AuthenticateAsync(string scheme, SocketIOHandshake handshake, string? token, TimeSpan clockSkew)
     {
@@ -46,6 +46,11 @@ internal sealed class SchemeAuthenticator(IServiceProvider services, TimeProvide
         if (time.GetUtcNow() > expiresAt + clockSkew)
         {
             return AccessTokenValidationResult.Fail(AuthErrorCodes.TokenExpired);
+        }
+        // Revocation applies whoever validated the token (logout, refresh reuse, a disabled user).
+        if (revocation is not null && await revocation.IsRevokedAsync(result.Principal).ConfigureAwait(false))
+        {
+            return AccessTokenValidationResult.Fail(AuthErrorCodes.TokenRevoked);
         }
         return new AccessTokenValidationResult(result.Principal, expiresAt, null);
     }

@@ -12,6 +12,7 @@ internal sealed class EngineIOEndpoints
     public bool IsEmpty => _items.Length == 0;
 
     /// <param name="path">The endpoint's path, "/" + trimmed (e.g. "/socket.io").</param>
+    /// <param name="server">The server that handles the endpoint's requests.</param>
     public void Add(string path, EngineIOServer server)
     {
         lock (_sync)

@@ -4,6 +4,7 @@ namespace Tessera.EngineIO.Internal;
 
 internal sealed partial class EngineIOServer
 {
+    // Event ids 1-15 under the "Tessera.EngineIO" category; the WebSocket transports use 101-102 and 121-125.
     // Client misbehaviour is logged at Debug: a client's garbage must not fill an operator's logs.
     // Nothing here ever logs a URL or query string, which may carry tokens.
     private static partial class Log
@@ -29,17 +30,9 @@ internal sealed partial class EngineIOServer
         [LoggerMessage(7, LogLevel.Debug, "Engine.IO session {Sid}: malformed packet; closing the session.")]
         public static partial void ParseError(ILogger logger, string sid);
 
-        [LoggerMessage(8, LogLevel.Debug, "Engine.IO session {Sid} upgraded to websocket.")]
-        public static partial void Upgraded(ILogger logger, string sid);
 
-        [LoggerMessage(9, LogLevel.Debug, "Engine.IO session {Sid}: upgrade timed out.")]
-        public static partial void UpgradeTimedOut(ILogger logger, string sid);
 
-        [LoggerMessage(10, LogLevel.Debug, "Engine.IO session {Sid}: unexpected packet during upgrade.")]
-        public static partial void InvalidUpgradePacket(ILogger logger, string sid);
 
-        [LoggerMessage(11, LogLevel.Debug, "Engine.IO session {Sid}: WebSocket ended ({Error}).")]
-        public static partial void WebSocketFailed(ILogger logger, string sid, string error);
 
         [LoggerMessage(12, LogLevel.Debug, "Engine.IO request aborted by the client ({Error}).")]
         public static partial void RequestAborted(ILogger logger, string error);

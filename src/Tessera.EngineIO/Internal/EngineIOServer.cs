@@ -72,7 +72,7 @@ internal sealed partial class EngineIOServer
         return Base64Url.EncodeToString(bytes);
     }
 
-    public void CloseAll(string reason)
+    public void CloseAll(CloseReason reason)
     {
         foreach (var socket in _clients.Values)
         {
@@ -189,15 +189,28 @@ internal sealed partial class EngineIOServer
         }
     }
 
-    private EngineIOSocket CreateSocket(HttpContext context, Transport transport)
+    /// <summary>
+    /// Opens a session on its first transport, the same way for all three handshakes (polling, WebSocket through
+    /// Kestrel's HTTP stack, the direct WebSocket path): registered, the open packet first in its queue (a WebSocket
+    /// writes it at once; over polling the handshake GET takes it), the heartbeat started, and only then the
+    /// handler's <see cref="EngineIOHandler.OnOpenAsync"/>, so nothing the handler sends can overtake the open packet.
+    /// </summary>
+    private ValueTask OpenSessionAsync(EngineIOSocket socket)
     {
-        var id = NewId();
-        var socket = Register(new EngineIOSocket(this, id, new EngineIOHandshake(context), transport));
+        Register(socket);
+        var suffix = socket.Transport == "polling" ? _openSuffixPolling : _openSuffixWebSocket;
+        socket.Enqueue(new Frame(OpenPacket(socket.Id, suffix), false));
+        socket.Open();
+        return DispatchOpenAsync(socket);
+    }
+
+    /// <summary>The session cookie (Options.Cookie), as Node's engine.io sets it on the handshake response.</summary>
+    private void AppendCookie(HttpContext context, string id)
+    {
         if (Options.Cookie is { } cookie)
         {
             context.Response.Cookies.Append(cookie.Name, id, CookieOptions(cookie, context.Request.IsHttps));
         }
-        return socket;
     }
 
     private static CookieOptions CookieOptions(EngineIOCookieOptions cookie, bool secure) => new()
@@ -233,6 +246,7 @@ internal sealed partial class EngineIOServer
     {
         var transport = new DirectWebSocketTransport(connection, Options.MaxPayload, _logger);
         EngineIOSocket socket;
+        ValueTask opened;
         try
         {
             var id = NewId();
@@ -247,9 +261,7 @@ internal sealed partial class EngineIOServer
             var handshake = new EngineIOHandshake(request.Headers, query, connection.RemoteEndPoint, request.Path, isSecure);
             socket = new EngineIOSocket(this, id, handshake, transport);
             transport.Attach(socket);
-            Register(socket);
-            socket.Enqueue(new Frame(OpenPacket(id, _openSuffixWebSocket), false));
-            socket.Open();
+            opened = OpenSessionAsync(socket);
         }
         catch (Exception ex)
         {
@@ -257,7 +269,6 @@ internal sealed partial class EngineIOServer
             connection.Abort();
             return Task.CompletedTask;
         }
-        var opened = DispatchOpenAsync(socket);
         return opened.IsCompletedSuccessfully ? transport.Start(socket) : RunAfterOpenAsync(opened, transport, socket);
 
         static async Task RunAfterOpenAsync(ValueTask opened, DirectWebSocketTransport transport, EngineIOSocket socket)
@@ -269,25 +280,23 @@ internal sealed partial class EngineIOServer
 
     private async Task HandshakePollingAsync(HttpContext context)
     {
-        var socket = CreateSocket(context, new PollingTransport());
-        var open = OpenPacket(socket.Id, _openSuffixPolling);
-        socket.Open();
-        await DispatchOpenAsync(socket).ConfigureAwait(false);
-        await WritePollResponseAsync(context, new Frame(open, false)).ConfigureAwait(false);
+        var socket = new EngineIOSocket(this, NewId(), new EngineIOHandshake(context), new PollingTransport());
+        AppendCookie(context, socket.Id);
+        await OpenSessionAsync(socket).ConfigureAwait(false);
+        // The handshake GET is the session's first poll: it takes the open packet waiting in the queue.
+        await HandlePollAsync(context, socket).ConfigureAwait(false);
     }
 
     private async Task HandshakeWebSocketAsync(HttpContext context)
     {
         ApplyCors(context);
+        var id = NewId();
+        AppendCookie(context, id);
         var webSocket = await AcceptAsync(context).ConfigureAwait(false);
-        var transport = new ManagedWebSocketTransport(webSocket);
-        var socket = CreateSocket(context, transport);
-        socket.Enqueue(new Frame(OpenPacket(socket.Id, _openSuffixWebSocket), false));
-        socket.Open();
-        await DispatchOpenAsync(socket).ConfigureAwait(false);
-        var loop = ReceiveLoopAsync(socket, transport, probing: false);
-        transport.ReceiveLoop = loop;
-        await loop.ConfigureAwait(false);
+        var transport = new ManagedWebSocketTransport(webSocket, Options, _logger);
+        var socket = new EngineIOSocket(this, id, new EngineIOHandshake(context), transport);
+        await OpenSessionAsync(socket).ConfigureAwait(false);
+        await transport.RunAsync(socket, probing: false).ConfigureAwait(false);
     }
 
     private async Task HandleUpgradeAsync(HttpContext context, EngineIOSocket socket)
@@ -299,17 +308,7 @@ internal sealed partial class EngineIOServer
             Log.UpgradeIgnored(_logger, socket.Id);
             ApplyCors(context);
             using var ignored = await AcceptAsync(context).ConfigureAwait(false);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            try
-            {
-                // Node's ws sends a close frame without a status; ASP.NET Core's WebSocket always writes one (1005
-                // may not go on the wire), so 1000. Then wait for the client's answer.
-                await ignored.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
-            {
-                ignored.Abort();
-            }
+            await ManagedWebSocketTransport.RefuseAsync(ignored).ConfigureAwait(false);
             return;
         }
         WebSocket webSocket;
@@ -323,10 +322,7 @@ internal sealed partial class EngineIOServer
             socket.AbortUpgrade();
             throw;
         }
-        var transport = new ManagedWebSocketTransport(webSocket);
-        var loop = ReceiveLoopAsync(socket, transport, probing: true);
-        transport.ReceiveLoop = loop;
-        await loop.ConfigureAwait(false);
+        await new ManagedWebSocketTransport(webSocket, Options, _logger).RunAsync(socket, probing: true).ConfigureAwait(false);
     }
 
     private Task<WebSocket> AcceptAsync(HttpContext context) =>
@@ -336,142 +332,6 @@ internal sealed partial class EngineIOServer
             // Engine.IO's own heartbeat watches the connection; WebSocket pings would only add traffic.
             KeepAliveInterval = TimeSpan.Zero,
         });
-
-    /// <summary>
-    /// Reads one WebSocket until it ends. In probing mode it first runs the upgrade handshake
-    /// (2probe → 3probe, then 5) and only then becomes the session's transport.
-    /// </summary>
-    private async Task ReceiveLoopAsync(EngineIOSocket socket, ManagedWebSocketTransport transport, bool probing)
-    {
-        var webSocket = transport.WebSocket;
-        var upgradeTimeout = probing ? new CancellationTokenSource(Options.UpgradeTimeout) : null;
-        byte[]? buffer = null;
-        try
-        {
-            while (true)
-            {
-                var token = upgradeTimeout?.Token ?? CancellationToken.None;
-                // A zero-byte read waits for the next frame without holding a buffer while the socket is idle.
-                var result = await webSocket.ReceiveAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    break;
-                }
-                var messageType = result.MessageType;
-                var count = 0;
-                var complete = result.EndOfMessage;
-                buffer = ArrayPool<byte>.Shared.Rent(4096);
-                while (!complete)
-                {
-                    if (count == buffer.Length)
-                    {
-                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                        buffer.AsSpan(0, count).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = larger;
-                    }
-                    result = await webSocket.ReceiveAsync(buffer.AsMemory(count), token).ConfigureAwait(false);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-                    count += result.Count;
-                    complete = result.EndOfMessage;
-                    if (count > Options.MaxPayload)
-                    {
-                        Log.PayloadTooLarge(_logger, socket.Id, count);
-                        await CloseWebSocketAsync(webSocket, WebSocketCloseStatus.MessageTooBig).ConfigureAwait(false);
-                        if (!probing)
-                        {
-                            socket.Terminate("transport error", Frame.Close);
-                        }
-                        return;
-                    }
-                }
-                var data = buffer.AsMemory(0, count);
-                if (probing)
-                {
-                    probing = await HandleProbePacketAsync(socket, transport, messageType, data).ConfigureAwait(false);
-                    if (!probing)
-                    {
-                        upgradeTimeout?.Dispose();
-                        upgradeTimeout = null;
-                    }
-                }
-                else if (messageType == WebSocketMessageType.Binary)
-                {
-                    await socket.OnBinaryMessageAsync(data).ConfigureAwait(false);
-                }
-                else if (!await socket.OnTextPacketAsync(data).ConfigureAwait(false))
-                {
-                    return;
-                }
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = null;
-            }
-        }
-        catch (OperationCanceledException) when (upgradeTimeout?.IsCancellationRequested == true)
-        {
-            Log.UpgradeTimedOut(_logger, socket.Id);
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or ConnectionAbortedException or OperationCanceledException or ObjectDisposedException)
-        {
-            Log.WebSocketFailed(_logger, socket.Id, ex.GetType().Name);
-        }
-        finally
-        {
-            if (buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-            upgradeTimeout?.Dispose();
-            if (probing)
-            {
-                socket.AbortUpgrade();
-                webSocket.Abort();
-            }
-            else
-            {
-                socket.OnWebSocketEnded(transport);
-            }
-        }
-    }
-
-    /// <summary>Returns true while still probing; a packet the upgrade does not expect ends the probe.</summary>
-    private async Task<bool> HandleProbePacketAsync(EngineIOSocket socket, ManagedWebSocketTransport transport, WebSocketMessageType type, ReadOnlyMemory<byte> data)
-    {
-        if (type == WebSocketMessageType.Text)
-        {
-            if (data.Span.SequenceEqual("2probe"u8))
-            {
-                // Nothing else writes to this WebSocket until the upgrade completes.
-                await transport.WebSocket.SendAsync(Frame.PongProbe.Data, WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
-                socket.OnProbed();
-                return true;
-            }
-            if (data.Span.SequenceEqual("5"u8) && socket.CompleteUpgrade(transport))
-            {
-                Log.Upgraded(_logger, socket.Id);
-                return false;
-            }
-        }
-        Log.InvalidUpgradePacket(_logger, socket.Id);
-        throw new WebSocketException("invalid upgrade packet");
-    }
-
-    private static async Task CloseWebSocketAsync(WebSocket webSocket, WebSocketCloseStatus status)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        try
-        {
-            await webSocket.CloseOutputAsync(status, null, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
-        {
-            webSocket.Abort();
-        }
-        // Otherwise the request ends next and Kestrel closes the connection after the close frame is out.
-    }
 
     private async Task HandlePollAsync(HttpContext context, EngineIOSocket socket)
     {
@@ -521,15 +381,12 @@ internal sealed partial class EngineIOServer
             case EngineIOSocket.PollStart.Overlap:
                 // Two GETs (or POSTs) at once: Node closes the session; a parked GET gets the close packet.
                 Log.Overlap(_logger, socket.Id, method);
-                socket.Terminate("transport error", Frame.Close);
+                socket.Terminate(CloseReason.TransportError, Frame.Close);
                 return WriteErrorAsync(context, ErrorCode.BadRequest);
             default:
                 return WriteErrorAsync(context, ErrorCode.BadRequest);
         }
     }
-
-    private Task WritePollResponseAsync(HttpContext context, Frame single) =>
-        WritePollResponseAsync(context, new List<Frame>(1) { single });
 
     private async Task WritePollResponseAsync(HttpContext context, List<Frame> batch)
     {
@@ -560,7 +417,7 @@ internal sealed partial class EngineIOServer
             if (length.Buffer is null)
             {
                 Log.PayloadTooLarge(_logger, socket.Id, length.Length);
-                socket.Terminate("transport error", Frame.Close);
+                socket.Terminate(CloseReason.TransportError, Frame.Close);
                 context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
                 ApplyCors(context);
                 return;
@@ -687,11 +544,11 @@ internal sealed partial class EngineIOServer
         }
     }
 
-    internal void OnSocketClosed(EngineIOSocket socket, string reason)
+    internal void OnSocketClosed(EngineIOSocket socket, CloseReason reason)
     {
         _clients.TryRemove(new KeyValuePair<string, EngineIOSocket>(socket.Id, socket));
-        Log.SessionClosed(_logger, socket.Id, reason);
-        _ = DispatchCloseAsync(socket, reason);
+        Log.SessionClosed(_logger, socket.Id, reason.ToNodeString());
+        _ = DispatchCloseAsync(socket, reason.ToNodeString());
     }
 
     private async Task DispatchCloseAsync(EngineIOSocket socket, string reason)

@@ -11,14 +11,30 @@ namespace Tessera.Redis.Internal;
 /// </summary>
 internal static class MsgPackJson
 {
-    public static void Write(ref MessagePackWriter writer, JsonElement element, IReadOnlyList<byte[]> attachments)
+    /// <summary>A payload as a <see cref="Tessera.SocketIO.SocketIOPacket"/> holds it: UTF-8 JSON (empty: nil) and attachments.</summary>
+    public static void Write(ref MessagePackWriter writer, ReadOnlyMemory<byte> json, IReadOnlyList<ReadOnlyMemory<byte>> attachments)
+    {
+        if (json.IsEmpty)
+        {
+            writer.WriteNil();
+            return;
+        }
+        // MessagePack needs each map's and array's length first: a DOM of the JSON gives them.
+        using var document = JsonDocument.Parse(json);
+        Write(ref writer, document.RootElement, attachments);
+    }
+
+    public static void Write(ref MessagePackWriter writer, JsonElement element, IReadOnlyList<byte[]> attachments) =>
+        Write(ref writer, element, Array.ConvertAll(attachments.ToArray(), static a => (ReadOnlyMemory<byte>)a));
+
+    public static void Write(ref MessagePackWriter writer, JsonElement element, IReadOnlyList<ReadOnlyMemory<byte>> attachments)
     {
         switch (element.ValueKind)
         {
             case JsonValueKind.Object:
                 if (IsPlaceholder(element, attachments.Count, out var num))
                 {
-                    writer.Write(attachments[num]);
+                    writer.Write(attachments[num].Span);
                     return;
                 }
                 var count = 0;

@@ -6,10 +6,10 @@ internal sealed partial class DirectWebSocketTransport
 {
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Debug, "Session {Sid}: closing the WebSocket with status {Status} (bad frame or message)", EventName = "DirectWebSocketRefused")]
+        [LoggerMessage(101, LogLevel.Debug, "Session {Sid}: closing the WebSocket with status {Status} (bad frame or message)", EventName = "DirectWebSocketRefused")]
         public static partial void DirectWebSocketRefused(ILogger logger, string sid, ushort status);
 
-        [LoggerMessage(2, LogLevel.Debug, "Session {Sid}: the WebSocket connection failed ({Error})", EventName = "DirectWebSocketFailed")]
+        [LoggerMessage(102, LogLevel.Debug, "Session {Sid}: the WebSocket connection failed ({Error})", EventName = "DirectWebSocketFailed")]
         public static partial void DirectWebSocketFailed(ILogger logger, string sid, string error);
     }
 }

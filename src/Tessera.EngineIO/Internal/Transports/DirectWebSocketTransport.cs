@@ -182,7 +182,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
             {
                 owner.OnBatchWritten(this, batch);
             }
-            owner.OnTransportError(this, "transport error");
+            owner.OnTransportError(this, CloseReason.TransportError);
         }
         _connection.Abort();
     }
@@ -346,7 +346,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
             {
                 Log.DirectWebSocketRefused(_logger, socket.Id, closeStatus);
                 SendClose(closeStatus);
-                socket.Terminate(closeStatus == CloseStatus.MessageTooBig ? "transport error" : "parse error", Frame.Close);
+                socket.Terminate(closeStatus == CloseStatus.MessageTooBig ? CloseReason.TransportError : CloseReason.ParseError, Frame.Close);
             }
         }
         catch (Exception ex) when (ex is IOException or ConnectionAbortedException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)

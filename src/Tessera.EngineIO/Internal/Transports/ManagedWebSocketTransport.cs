@@ -1,12 +1,16 @@
+using System.Buffers;
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
 
 namespace Tessera.EngineIO.Internal.Transports;
 
 /// <summary>
 /// A WebSocket accepted through ASP.NET Core's HTTP stack (<see cref="System.Net.WebSockets.WebSocket"/>): used for
-/// upgrades from polling, and for every WebSocket when the direct connection path is not enabled.
+/// upgrades from polling, and for every WebSocket when the direct connection path is not enabled. It owns its
+/// receive loop, the upgrade probe and its close, as SignalR's <c>WebSocketsServerTransport</c> does.
 /// </summary>
-internal sealed class ManagedWebSocketTransport(WebSocket webSocket) : WebSocketTransport
+internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, EngineIOOptions options, ILogger logger) : WebSocketTransport
 {
     public WebSocket WebSocket { get; } = webSocket;
 
@@ -38,7 +42,167 @@ internal sealed class ManagedWebSocketTransport(WebSocket webSocket) : WebSocket
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
         {
-            socket.OnTransportError(this, "transport error");
+            socket.OnTransportError(this, CloseReason.TransportError);
+        }
+    }
+
+    /// <summary>
+    /// Reads the WebSocket until it ends; the task ends with the request. In probing mode it first runs the upgrade
+    /// handshake (2probe → 3probe, then 5) and only then becomes the session's transport.
+    /// </summary>
+    public Task RunAsync(EngineIOSocket socket, bool probing)
+    {
+        var loop = ReceiveLoopAsync(socket, probing);
+        ReceiveLoop = loop;
+        return loop;
+    }
+
+    private async Task ReceiveLoopAsync(EngineIOSocket socket, bool probing)
+    {
+        var upgradeTimeout = probing ? new CancellationTokenSource(options.UpgradeTimeout) : null;
+        byte[]? buffer = null;
+        try
+        {
+            while (true)
+            {
+                var token = upgradeTimeout?.Token ?? CancellationToken.None;
+                // A zero-byte read waits for the next frame without holding a buffer while the socket is idle.
+                var result = await WebSocket.ReceiveAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
+                var messageType = result.MessageType;
+                var count = 0;
+                var complete = result.EndOfMessage;
+                buffer = ArrayPool<byte>.Shared.Rent(4096);
+                while (!complete)
+                {
+                    if (count == buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, count).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+                    result = await WebSocket.ReceiveAsync(buffer.AsMemory(count), token).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+                    count += result.Count;
+                    complete = result.EndOfMessage;
+                    if (count > options.MaxPayload)
+                    {
+                        Log.PayloadTooLarge(logger, socket.Id, count);
+                        await CloseOutputAsync(WebSocketCloseStatus.MessageTooBig).ConfigureAwait(false);
+                        if (!probing)
+                        {
+                            socket.Terminate(CloseReason.TransportError, Frame.Close);
+                        }
+                        return;
+                    }
+                }
+                var data = buffer.AsMemory(0, count);
+                if (probing)
+                {
+                    probing = await HandleProbePacketAsync(socket, messageType, data).ConfigureAwait(false);
+                    if (!probing)
+                    {
+                        upgradeTimeout?.Dispose();
+                        upgradeTimeout = null;
+                    }
+                }
+                else if (messageType == WebSocketMessageType.Binary)
+                {
+                    await socket.OnBinaryMessageAsync(data).ConfigureAwait(false);
+                }
+                else if (!await socket.OnTextPacketAsync(data).ConfigureAwait(false))
+                {
+                    return;
+                }
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
+            }
+        }
+        catch (OperationCanceledException) when (upgradeTimeout?.IsCancellationRequested == true)
+        {
+            Log.UpgradeTimedOut(logger, socket.Id);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or ConnectionAbortedException or OperationCanceledException or ObjectDisposedException)
+        {
+            Log.WebSocketFailed(logger, socket.Id, ex.GetType().Name);
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            upgradeTimeout?.Dispose();
+            if (probing)
+            {
+                socket.AbortUpgrade();
+                WebSocket.Abort();
+            }
+            else
+            {
+                socket.OnWebSocketEnded(this);
+            }
+        }
+    }
+
+    /// <summary>Returns true while still probing; a packet the upgrade does not expect ends the probe.</summary>
+    private async Task<bool> HandleProbePacketAsync(EngineIOSocket socket, WebSocketMessageType type, ReadOnlyMemory<byte> data)
+    {
+        if (type == WebSocketMessageType.Text)
+        {
+            if (data.Span.SequenceEqual("2probe"u8))
+            {
+                // Nothing else writes to this WebSocket until the upgrade completes.
+                await WebSocket.SendAsync(Frame.PongProbe.Data, WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
+                socket.OnProbed();
+                return true;
+            }
+            if (data.Span.SequenceEqual("5"u8) && socket.CompleteUpgrade(this))
+            {
+                Log.Upgraded(logger, socket.Id);
+                return false;
+            }
+        }
+        Log.InvalidUpgradePacket(logger, socket.Id);
+        throw new WebSocketException("invalid upgrade packet");
+    }
+
+    private async Task CloseOutputAsync(WebSocketCloseStatus status)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            await WebSocket.CloseOutputAsync(status, null, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            WebSocket.Abort();
+        }
+        // Otherwise the request ends next and Kestrel closes the connection after the close frame is out.
+    }
+
+    /// <summary>
+    /// A WebSocket for a session that cannot take it (already upgraded, upgrading, or on WebSocket from the start):
+    /// Node accepts it and closes it at once. Node's ws sends a close frame without a status; ASP.NET Core's
+    /// WebSocket always writes one (1005 may not go on the wire), so 1000. Then it waits for the client's answer.
+    /// </summary>
+    public static async Task RefuseAsync(WebSocket webSocket)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            await webSocket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
+        {
+            webSocket.Abort();
         }
     }
 
@@ -76,5 +240,24 @@ internal sealed class ManagedWebSocketTransport(WebSocket webSocket) : WebSocket
         {
             WebSocket.Abort();
         }
+    }
+
+    // Event ids 121-126 under the "Tessera.EngineIO" category (the server uses 1-15, the direct path 101-102).
+    private static partial class Log
+    {
+        [LoggerMessage(121, LogLevel.Debug, "Engine.IO session {Sid}: payload of {Length} bytes exceeds maxPayload; closing the session.", EventName = "WebSocketPayloadTooLarge")]
+        public static partial void PayloadTooLarge(ILogger logger, string sid, int length);
+
+        [LoggerMessage(122, LogLevel.Debug, "Engine.IO session {Sid} upgraded to websocket.", EventName = "Upgraded")]
+        public static partial void Upgraded(ILogger logger, string sid);
+
+        [LoggerMessage(123, LogLevel.Debug, "Engine.IO session {Sid}: upgrade timed out.", EventName = "UpgradeTimedOut")]
+        public static partial void UpgradeTimedOut(ILogger logger, string sid);
+
+        [LoggerMessage(124, LogLevel.Debug, "Engine.IO session {Sid}: unexpected packet during upgrade.", EventName = "InvalidUpgradePacket")]
+        public static partial void InvalidUpgradePacket(ILogger logger, string sid);
+
+        [LoggerMessage(125, LogLevel.Debug, "Engine.IO session {Sid}: WebSocket ended ({Error}).", EventName = "WebSocketFailed")]
+        public static partial void WebSocketFailed(ILogger logger, string sid, string error);
     }
 }

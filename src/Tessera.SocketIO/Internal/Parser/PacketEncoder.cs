@@ -10,11 +10,22 @@ namespace Tessera.SocketIO.Internal.Parser;
 /// A packet encoded once, ready for any number of recipients: the Engine.IO text message and its binary
 /// attachments, which travel as separate Engine.IO messages right after it.
 /// </summary>
-internal sealed class EncodedPacket(EngineIOOutgoingMessage text, EngineIOOutgoingMessage[]? attachments)
+internal sealed class EncodedPacket(EngineIOOutgoingMessage text, EngineIOOutgoingMessage[]? attachments, PacketType type, string nsp, long id, ReadOnlyMemory<byte> data)
 {
     public EngineIOOutgoingMessage Text { get; } = text;
 
     public EngineIOOutgoingMessage[]? Attachments { get; } = attachments;
+
+    /// <summary>The packet's type as written, BINARY_EVENT / BINARY_ACK when it has attachments.</summary>
+    public PacketType Type { get; } = type;
+
+    public string Namespace { get; } = nsp;
+
+    /// <summary>The ack id, or -1.</summary>
+    public long Id { get; } = id;
+
+    /// <summary>The payload's JSON (placeholders where binary goes): a slice of <see cref="Text"/>, not a copy.</summary>
+    public ReadOnlyMemory<byte> Data { get; } = data;
 }
 
 /// <summary>Pure Socket.IO v5 encoder.</summary>
@@ -70,6 +81,7 @@ internal static class PacketEncoder
             };
         }
         var packet = Frame(type, nsp, id, attachments?.Length ?? 0, json.WrittenSpan);
+        var data = packet.AsMemory(packet.Length - json.WrittenCount);
         if (json.Capacity > 64 * 1024)
         {
             // Do not keep a huge buffer alive on this thread after one large message.
@@ -85,7 +97,7 @@ internal static class PacketEncoder
                 binary[i] = EngineIOOutgoingMessage.Binary(attachments[i]);
             }
         }
-        return new EncodedPacket(EngineIOOutgoingMessage.FromPrefixedText(packet), binary);
+        return new EncodedPacket(EngineIOOutgoingMessage.FromPrefixedText(packet), binary, type, nsp, id, data);
     }
 
     /// <summary><c>4</c> (Engine.IO message) + type + [n-] + [nsp,] + [id] + json, in one exact-size array.</summary>

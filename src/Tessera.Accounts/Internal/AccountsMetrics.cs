@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace Tessera.Accounts;
+namespace Tessera.Accounts.Internal;
 
 /// <summary>Account instruments (meter "Tessera.Accounts", from the host's <see cref="IMeterFactory"/>).</summary>
 internal sealed class AccountsMetrics

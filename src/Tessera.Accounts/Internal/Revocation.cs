@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 using Tessera.Auth;
 using Tessera.SocketIO;
 
-namespace Tessera.Accounts;
+namespace Tessera.Accounts.Internal;
 
 /// <summary>
 /// Carries revocations to the sockets they concern: this node's at once, and every other node's through the

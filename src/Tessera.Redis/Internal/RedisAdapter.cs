@@ -9,7 +9,7 @@ using StackExchange.Redis;
 using Tessera.Redis.Internal;
 using Tessera.SocketIO;
 
-namespace Tessera.Redis;
+namespace Tessera.Redis.Internal;
 
 /// <summary>
 /// A Socket.IO adapter over Redis pub/sub, wire-compatible with Node's <c>@socket.io/redis-adapter</c> 8.x
@@ -18,7 +18,7 @@ namespace Tessera.Redis;
 /// <c>socket.io-response#&lt;nsp&gt;#</c>. Local work goes through the in-memory adapter it wraps, so a node keeps
 /// serving its own clients while Redis is away.
 /// </summary>
-public sealed partial class RedisAdapter : ISocketIOAdapter
+internal sealed partial class RedisAdapter : ISocketIOAdapter
 {
     private const int Sockets = 0;
     private const int AllRooms = 1;
@@ -135,7 +135,6 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
 
     private byte[] EncodeBroadcastWithAck(string requestId, SocketIOPacket packet, BroadcastOptions options, TimeSpan timeout)
     {
-        var content = SocketIOPacketContent.From(packet);
         var buffer = new ArrayBufferWriter<byte>(256);
         var writer = new MessagePackWriter(buffer);
         writer.WriteMapHeader(5);
@@ -151,9 +150,9 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
         writer.Write("type");
         writer.Write(2);
         writer.Write("data");
-        MsgPackJson.Write(ref writer, content.Data, content.Attachments);
+        MsgPackJson.Write(ref writer, packet.Data, packet.Attachments);
         writer.Write("nsp");
-        writer.Write(content.Namespace);
+        writer.Write(packet.Namespace);
         writer.Write("opts");
         writer.WriteMapHeader(3);
         writer.Write("rooms");
@@ -177,22 +176,21 @@ public sealed partial class RedisAdapter : ISocketIOAdapter
 
     private byte[] EncodeBroadcast(SocketIOPacket packet, BroadcastOptions options)
     {
-        var content = SocketIOPacketContent.From(packet);
         var buffer = new ArrayBufferWriter<byte>(256);
         var writer = new MessagePackWriter(buffer);
         writer.WriteArrayHeader(3);
         writer.Write(_uid);
-        var hasData = content.Data.ValueKind != JsonValueKind.Undefined;
+        var hasData = !packet.Data.IsEmpty;
         writer.WriteMapHeader(hasData ? 3 : 2);
         writer.Write("type");
-        writer.Write(content.Type);
+        writer.Write(packet.Type);
         if (hasData)
         {
             writer.Write("data");
-            MsgPackJson.Write(ref writer, content.Data, content.Attachments);
+            MsgPackJson.Write(ref writer, packet.Data, packet.Attachments);
         }
         writer.Write("nsp");
-        writer.Write(content.Namespace);
+        writer.Write(packet.Namespace);
         writer.WriteMapHeader(3);
         writer.Write("rooms");
         WriteStrings(ref writer, options.Rooms);

@@ -2,13 +2,13 @@ using Microsoft.Data.Sqlite;
 
 using Tessera.Auth;
 
-namespace Tessera.Accounts;
+namespace Tessera.Accounts.Internal;
 
 /// <summary>
 /// The default store: one SQLite file in WAL mode (readers never block the writer; committed transactions
 /// survive a killed process). Nodes on one machine can share the file. Times are Unix milliseconds.
 /// </summary>
-public sealed class SqliteAccountStore : IAccountStore
+internal sealed class SqliteAccountStore : IAccountStore
 {
     private const int SchemaVersion = 1;
 

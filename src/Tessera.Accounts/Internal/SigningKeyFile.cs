@@ -3,13 +3,13 @@ using System.Text;
 
 using Tessera.Auth;
 
-namespace Tessera.Accounts;
+namespace Tessera.Accounts.Internal;
 
 /// <summary>
 /// The HS256 signing key: from configuration, or generated on first start and kept in the data directory
 /// with owner-only permissions, so tokens survive restarts and nodes sharing the directory agree.
 /// </summary>
-public static class SigningKeyFile
+internal static class SigningKeyFile
 {
     public const string FileName = "signing-key";
 

@@ -6,10 +6,10 @@ using Microsoft.IdentityModel.Tokens;
 
 using Tessera.Auth;
 
-namespace Tessera.Accounts;
+namespace Tessera.Accounts.Internal;
 
 /// <summary>Issues access tokens (HS256 JWTs, <c>typ</c> at+jwt) and opaque refresh tokens.</summary>
-public sealed class TokenService
+internal sealed class TokenService
 {
     private readonly AccountOptions _options;
     private readonly SigningCredentials _credentials;
@@ -65,7 +65,7 @@ public sealed class TokenService
 }
 
 /// <summary>The server's signing key, shared by the token issuer and the handshake verification.</summary>
-public sealed class SigningKey(byte[] key)
+internal sealed class SigningKey(byte[] key)
 {
     public SymmetricSecurityKey SecurityKey { get; } = new(key);
 }
