@@ -26,6 +26,17 @@ if [ $build_status -ne 0 ]; then
   exit 1
 fi
 
+# The packages (CONTRACT §7), into the local feed that samples/QuickStart restores from (QuickStartTests builds
+# it). Only the libraries under src/ are packable; the apps, samples, benchmarks and tests yield no package.
+rm -rf artifacts/packages
+dotnet pack Tessera.slnx -c Release --no-build -nologo -clp:ErrorsOnly -o artifacts/packages
+pack_status=$?
+if [ $pack_status -ne 0 ] || ! compgen -G "artifacts/packages/*.nupkg" >/dev/null; then
+  echo "pack failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 # --blame-hang-timeout turns a hung test into a failure with a dump instead of eating CI's time.
 dotnet test Tessera.slnx -c Release --no-build -nologo \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \
