@@ -128,11 +128,18 @@ public sealed class SocketIONamespace
     }
 
     /// <summary>Sends an event to every other node's server-side handlers (JSON arguments; nothing happens on a single node).</summary>
+    /// <exception cref="ArgumentException">An argument holds binary (byte[] or ReadOnlyMemory of byte), which cannot cross nodes.</exception>
     public ValueTask ServerSideEmitAsync(string eventName, params object?[] args)
     {
         ArgumentException.ThrowIfNullOrEmpty(eventName);
         var options = Server.Options.SerializerOptions;
+        // The attachment converters collect binary on this thread: gather it to refuse it (and leave nothing behind).
+        Internal.Parser.BinaryContext.BeginOutgoing();
         var values = args.Select(a => new SocketIOValue(JsonSerializer.SerializeToElement(a, options), [], options)).ToArray();
+        if (Internal.Parser.BinaryContext.EndOutgoing() is not null)
+        {
+            throw new ArgumentException("ServerSideEmitAsync carries JSON only (as Node's cluster adapters): binary arguments cannot reach other nodes.", nameof(args));
+        }
         return Adapter.ServerSideEmitAsync(eventName, values);
     }
 

@@ -15,6 +15,19 @@ public class ApiTests
     }
 
     [Fact]
+    public async Task Server_side_emit_refuses_binary_arguments_and_leaves_later_packets_intact()
+    {
+        await using var server = await SioTestServer.StartAsync();
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => server.Io.ServerSideEmitAsync("sync", new byte[] { 1, 2 }).AsTask());
+        Assert.Contains("binary", error.Message, StringComparison.Ordinal);
+        // The refused bytes must not ride along with the next packet encoded on this thread.
+        using var client = await server.ConnectRawAsync();
+        await client.ConnectNamespaceAsync();
+        await client.SendAsync("42[\"echo\",\"plain\"]");
+        Assert.Equal("42[\"echo\",\"plain\"]", await client.NextTextAsync());
+    }
+
+    [Fact]
     public async Task Dynamic_namespaces_match_by_regex_and_share_the_parents_handlers()
     {
         await using var server = await SioTestServer.StartAsync(setup: io =>

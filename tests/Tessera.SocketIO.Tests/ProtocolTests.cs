@@ -150,6 +150,13 @@ public class ProtocolTests
         { "45x-[\"echo\"]", [] },
         { "4511-[\"echo\"]", [] },
         { "452-[\"echo\",{\"_placeholder\":true,\"num\":5}]", [] },
+        // Malformed attachment fields close the connection as Node's "illegal attachments" does (review finding 3:
+        // a non-numeric num used to throw, log an Error with a stack trace per packet, and leave the connection open).
+        { "451-[\"echo\",{\"_placeholder\":true,\"num\":\"x\"}]", [] },
+        { "451-[\"echo\",{\"_placeholder\":true,\"num\":{}}]", [] },
+        { "451-[\"echo\",{\"_placeholder\":true,\"num\":0.5}]", [] },
+        { "451-[\"echo\",{\"_placeholder\":true,\"num\":-1}]", [] },
+        { "451-[\"echo\",{\"_placeholder\":true}]", [] },
         { "421[\"echo\"", [] },
         { "4299999999999999999999[\"echo\"]", [] },
         { "42/nope,[\"echo\"]", [] },

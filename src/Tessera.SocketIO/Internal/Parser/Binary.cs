@@ -62,7 +62,7 @@ internal static class BinaryContext
         num = -1;
         if (element.ValueKind != JsonValueKind.Object
             || !element.TryGetProperty("_placeholder", out var flag) || flag.ValueKind != JsonValueKind.True
-            || !element.TryGetProperty("num", out var n) || !n.TryGetInt32(out num))
+            || !element.TryGetProperty("num", out var n) || n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out num))
         {
             return false;
         }
