@@ -13,8 +13,10 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]))
 }
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
 // WebSocket handshakes on /socket.io/ are answered at Kestrel's connection level (docs/architecture.md): nothing
-// in this app's HTTP pipeline applies to them. Tessera:DirectWebSockets=false routes them through it instead.
-if (builder.Configuration.GetValue("Tessera:DirectWebSockets", true))
+// in this app's HTTP pipeline applies to them. Tessera:DirectWebSockets=false routes them through it instead; so
+// does running behind a proxy (ASPNETCORE_FORWARDEDHEADERS_ENABLED), where the client's address and scheme come
+// from the forwarded headers that only the HTTP pipeline reads.
+if (builder.Configuration.GetValue("Tessera:DirectWebSockets", !ServerSetup.ForwardedHeadersEnabled(builder.Configuration)))
 {
     builder.WebHost.ConfigureKestrel(k => k.UseEngineIODirectWebSockets());
 }

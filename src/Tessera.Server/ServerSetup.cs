@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.HttpOverrides;
 using Tessera.Auth;
 using Tessera.Accounts;
 using Tessera.SocketIO;
@@ -23,6 +24,10 @@ public static class ServerSetup
             })
             .AddAccounts(o => BindAccounts(o, configuration));
         services.AddSingleton<PrometheusMetrics>();
+        if (ForwardedHeadersEnabled(configuration))
+        {
+            services.Configure<ForwardedHeadersOptions>(o => ConfigureForwardedHeaders(o, configuration));
+        }
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         // Cluster mode: nodes share Redis (and the store and signing key through a shared data directory).
         if (tessera.GetValue<string?>("Redis:Configuration") is { Length: > 0 } redis)
@@ -46,8 +51,42 @@ public static class ServerSetup
         o.LoginsPerMinutePerAddress = auth.GetValue("LoginsPerMinutePerAddress", 60);
     }
 
+    /// <summary>ASP.NET Core's switch (env ASPNETCORE_FORWARDEDHEADERS_ENABLED=true), as CONTRACT §2 names it.</summary>
+    public static bool ForwardedHeadersEnabled(IConfiguration configuration) =>
+        string.Equals(configuration["FORWARDEDHEADERS_ENABLED"], "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// X-Forwarded-For and X-Forwarded-Proto, from the proxies in ForwardedHeaders:KnownProxies (addresses) and
+    /// ForwardedHeaders:KnownNetworks (CIDR); with neither list, from any peer (ASP.NET Core's behaviour for
+    /// ASPNETCORE_FORWARDEDHEADERS_ENABLED: for a server that only a proxy can reach).
+    /// </summary>
+    private static void ConfigureForwardedHeaders(ForwardedHeadersOptions o, IConfiguration configuration)
+    {
+        o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+        o.KnownProxies.Clear();
+        o.KnownIPNetworks.Clear();
+        var section = configuration.GetSection("ForwardedHeaders");
+        foreach (var proxy in section.GetSection("KnownProxies").Get<string[]>() ?? [])
+        {
+            o.KnownProxies.Add(System.Net.IPAddress.TryParse(proxy, out var address)
+                ? address
+                : throw new InvalidOperationException($"ForwardedHeaders:KnownProxies: '{proxy}' is not an IP address."));
+        }
+        foreach (var network in section.GetSection("KnownNetworks").Get<string[]>() ?? [])
+        {
+            o.KnownIPNetworks.Add(System.Net.IPNetwork.TryParse(network, out var parsed)
+                ? parsed
+                : throw new InvalidOperationException($"ForwardedHeaders:KnownNetworks: '{network}' is not a CIDR network (e.g. 10.0.0.0/8)."));
+        }
+    }
+
     public static void MapTessera(this WebApplication app)
     {
+        if (ForwardedHeadersEnabled(app.Configuration))
+        {
+            // First, so rate limits see the client's address and the refresh cookie is Secure behind TLS termination.
+            app.UseForwardedHeaders();
+        }
         // Created now so counting starts with the first request.
         var metrics = app.Services.GetRequiredService<PrometheusMetrics>();
         app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
@@ -72,10 +111,28 @@ public static class ServerSetup
         app.MapTesseraAuth();
         app.MapHealthChecks("/healthz");
         var page = Resource("Tessera.Server.demo.html");
+        var script = Resource("Tessera.Server.demo.js");
         var bundle = Resource("Tessera.Server.socket.io.min.js");
-        app.MapGet("/", () => Results.Bytes(page, "text/html; charset=utf-8"));
+        app.MapGet("/", (HttpContext context) => Static(context, page, "text/html; charset=utf-8"));
+        app.MapGet("/app.js", (HttpContext context) => Static(context, script, "application/javascript; charset=utf-8"));
         // Served where Node's socket.io serves it, so existing pages keep their script tag.
-        app.MapGet("/socket.io/socket.io.min.js", () => Results.Bytes(bundle, "application/javascript; charset=utf-8"));
+        app.MapGet("/socket.io/socket.io.min.js", (HttpContext context) => Static(context, bundle, "application/javascript; charset=utf-8"));
+    }
+
+    /// <summary>
+    /// The demo's files, with the headers of CONTRACT §4: a CSP allowing only this origin's scripts (no inline
+    /// script; the page's styles are inline), no framing, no MIME sniffing, no referrer.
+    /// </summary>
+    private static IResult Static(HttpContext context, byte[] body, string contentType)
+    {
+        var headers = context.Response.Headers;
+        headers.ContentSecurityPolicy =
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+            + "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+        headers.XContentTypeOptions = "nosniff";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.XFrameOptions = "DENY";
+        return Results.Bytes(body, contentType);
     }
 
     private static byte[] Resource(string name)

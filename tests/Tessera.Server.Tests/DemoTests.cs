@@ -114,6 +114,30 @@ public class DemoTests
         Assert.Contains("users add", server.Output);
     }
 
+    // CONTRACT §4: the page is served with a CSP that allows no inline script, nosniff, frame-ancestors 'none' and
+    // Referrer-Policy no-referrer (review finding 11); the page's own script is a file of this origin.
+    [Fact]
+    public async Task Demo_page_is_served_with_security_headers_and_no_inline_script()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        foreach (var path in new[] { "/", "/app.js" })
+        {
+            using var response = await server.Http.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var csp = string.Join(";", response.Headers.GetValues("Content-Security-Policy"));
+            var scriptSrc = csp.Split(';').Select(d => d.Trim()).Single(d => d.StartsWith("script-src ", StringComparison.Ordinal));
+            Assert.Equal("script-src 'self'", scriptSrc);
+            Assert.Contains("frame-ancestors 'none'", csp);
+            Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+            Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
+        }
+        var page = await server.Http.GetStringAsync("/");
+        // Every script element has a src: nothing inline for the CSP to refuse.
+        Assert.DoesNotMatch(new System.Text.RegularExpressions.Regex("<script(?![^>]*\\bsrc=)[^>]*>"), page);
+        Assert.Contains("<script src=\"/app.js\"></script>", page);
+        Assert.Contains("auth:refresh", await server.Http.GetStringAsync("/app.js"));
+    }
+
     [Fact]
     public async Task Two_users_chat_in_chromium_across_token_refreshes_and_logout_disconnects_one()
     {

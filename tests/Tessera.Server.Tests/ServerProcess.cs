@@ -75,11 +75,16 @@ public sealed class ServerProcess : IAsyncDisposable
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    public static async Task<ServerProcess> StartAsync(string? dataDirectory = null, int? port = null, params string[] extra)
+    public static async Task<ServerProcess> StartAsync(string? dataDirectory = null, int? port = null, IReadOnlyDictionary<string, string>? environment = null, params string[] extra)
     {
         dataDirectory ??= NewDataDirectory();
         var baseUrl = $"http://127.0.0.1:{port ?? FreePort()}";
-        var process = Process.Start(StartInfo(dataDirectory, ["--urls", baseUrl, .. extra]))!;
+        var start = StartInfo(dataDirectory, ["--urls", baseUrl, .. extra]);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+        var process = Process.Start(start)!;
         var server = new ServerProcess(process, baseUrl, dataDirectory);
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
