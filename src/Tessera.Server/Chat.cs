@@ -14,7 +14,7 @@ public static class Chat
     public const int MaxRoomLength = 64;
     private const string RoomPrefix = "chat:";
 
-    public static void Map(SocketIOServer io)
+    public static void Map(SocketIOServer io, ServerLimits limits)
     {
         var ns = io.Sockets;
         ns.OnConnection(socket =>
@@ -33,6 +33,12 @@ public static class Chat
                     return;
                 }
                 var key = RoomPrefix + room;
+                var rooms = e.Socket.Rooms;
+                if (!rooms.Contains(key) && rooms.Count(r => r.StartsWith(RoomPrefix, StringComparison.Ordinal)) >= limits.RoomsPerSocket)
+                {
+                    e.Ack(Refusal("too_many_rooms"));
+                    return;
+                }
                 var before = await ns.In(key).FetchSocketsAsync();
                 var first = !before.Any(s => SubOf(s) == sub);
                 e.Socket.Join(key);

@@ -23,6 +23,8 @@ public static class ServerSetup
                 o.AllowQueryToken = auth.GetValue("AllowQueryToken", true);
             })
             .AddAccounts(o => BindAccounts(o, configuration));
+        services.AddOptions<ServerLimits>().Bind(tessera.GetSection("Limits")).ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ServerLimits>, ServerLimitsValidation>();
         services.AddSingleton<PrometheusMetrics>();
         if (ForwardedHeadersEnabled(configuration))
         {
@@ -106,7 +108,9 @@ public static class ServerSetup
                 }
             });
         });
-        Chat.Map(io);
+        var limits = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServerLimits>>().Value;
+        EventRateLimit.Apply(io.Sockets, limits.EventsPerSecond);
+        Chat.Map(io, limits);
         app.MapSocketIO();
         app.MapTesseraAuth();
         app.MapHealthChecks("/healthz");
