@@ -25,6 +25,8 @@ builder.Services.AddSocketIO().AddJwtAuthentication(o =>
 {
     o.AddHmacSecret(secret);
     // As the tutorial's jwt.verify(token, SECRET): jsonwebtoken's "JWT" type, no iss/aud, exp optional.
+    o.AllowAnyIssuer = true;
+    o.AllowAnyAudience = true;
     o.ValidTokenTypes.Clear();
     o.ValidTokenTypes.Add("JWT");
     o.RequireExpirationTime = false;

@@ -19,8 +19,8 @@ public static class AuthErrorCodes
     /// </summary>
     public const string TokenMissing = "token_missing";
     /// <summary>
-    /// <c>token_invalid</c>: the token cannot be trusted (malformed, bad signature, wrong issuer, audience or <c>typ</c>, or
-    /// longer than <see cref="JwtAuthenticationOptions.MaxTokenLength"/>). Message: <c>Authentication error: Invalid token</c>.
+    /// <c>token_invalid</c>: the token cannot be trusted (malformed, bad signature, wrong issuer, audience or <c>typ</c>, a
+    /// <c>crit</c> header, or longer than <see cref="JwtAuthenticationOptions.MaxTokenLength"/>). Message: <c>Authentication error: Invalid token</c>.
     /// </summary>
     public const string TokenInvalid = "token_invalid";
     /// <summary>
@@ -39,8 +39,10 @@ public static class AuthErrorCodes
     /// </summary>
     public const string SubMismatch = "sub_mismatch";
     /// <summary>
-    /// <c>forbidden</c>: the namespace's authorization rules refused the user: a CONNECT_ERROR with message <c>Forbidden</c>,
-    /// or, for an event, an acknowledgement <c>{error:{code:"forbidden"}}</c> and the event is dropped.
+    /// <c>forbidden</c>: the namespace's authorization rules refused the user: a CONNECT_ERROR with message <c>Forbidden</c>;
+    /// for an event, an acknowledgement <c>{error:{code:"forbidden"}}</c> and the event is dropped; for an <c>auth:refresh</c>
+    /// whose new token no longer passes the namespace's connect rules, <c>{ok:false, code:"forbidden"}</c>, and the socket keeps
+    /// its old identity until its old <c>exp</c>.
     /// </summary>
     public const string Forbidden = "forbidden";
 
@@ -112,8 +114,14 @@ public sealed partial class AccessTokenValidator
     private readonly string? _metadataAddress;
     private readonly HttpDocumentRetriever? _documents;
     private readonly SemaphoreSlim _metadataLock = new(1, 1);
+    private readonly TimeProvider _time;
+    private readonly long _origin;
+    // Milliseconds since _origin (monotonic); long.MinValue: never.
     private long _metadataFetchedAt = long.MinValue;
     private long _lastKidRefetchAt = long.MinValue;
+    // After a failed fetch, none until this time (exponential backoff); long.MinValue: no failure pending.
+    private long _metadataRetryAt = long.MinValue;
+    private int _metadataFailures;
     private readonly ConcurrentDictionary<string, AccessTokenValidationResult> _cache = new(StringComparer.Ordinal);
     private volatile IList<SecurityKey> _metadataKeys = [];
     private long _verifications;
@@ -123,16 +131,28 @@ public sealed partial class AccessTokenValidator
     /// <param name="options">Keys, authority, issuer, audience and limits; validated here.</param>
     /// <param name="logger">Where refusals (never the tokens) and metadata failures are logged; null logs nothing.</param>
     /// <param name="revocation">Asked whether a verified token's session is revoked; null: no token is ever revoked.</param>
+    /// <param name="timeProvider">
+    /// The clock that paces OpenID Connect metadata fetches (periodic refresh, unknown-<c>kid</c> refetches, backoff after
+    /// a failure); null: <see cref="TimeProvider.System"/>.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="InvalidOperationException">
-    /// The options are invalid: no signing key, authority or authentication scheme, an HMAC secret under 32 bytes,
-    /// a <see cref="JwtAuthenticationOptions.MaxTokenLength"/> not positive, or a negative clock skew or expiry warning.
+    /// The options are invalid: no signing key, authority or authentication scheme, no issuer or audience without the
+    /// matching <see cref="JwtAuthenticationOptions.AllowAnyIssuer"/> / <see cref="JwtAuthenticationOptions.AllowAnyAudience"/>,
+    /// an HMAC secret under 32 bytes, a <see cref="JwtAuthenticationOptions.MaxTokenLength"/> not positive, or a negative
+    /// clock skew or expiry warning.
     /// </exception>
-    public AccessTokenValidator(IOptions<JwtAuthenticationOptions> options, ILogger<AccessTokenValidator>? logger = null, IAccessTokenRevocation? revocation = null)
+    public AccessTokenValidator(
+        IOptions<JwtAuthenticationOptions> options,
+        ILogger<AccessTokenValidator>? logger = null,
+        IAccessTokenRevocation? revocation = null,
+        TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _options.Validate();
+        _time = timeProvider ?? TimeProvider.System;
+        _origin = _time.GetTimestamp();
         _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _revocation = revocation;
         var metadataAddress = _options.MetadataAddress
@@ -219,6 +239,13 @@ public sealed partial class AccessTokenValidator
             return AccessTokenValidationResult.Fail(code);
         }
         var jwt = (JsonWebToken)validation.SecurityToken;
+        if (HasCriticalHeader(jwt))
+        {
+            // RFC 7515 §4.1.11: a recipient must reject a JWS whose crit lists extensions it does not understand,
+            // and Tessera understands none (not even RFC 7797's b64). IdentityModel ignores crit, so check here.
+            Log.TokenRefused(_logger, AuthErrorCodes.TokenInvalid, "crit header");
+            return AccessTokenValidationResult.Fail(AuthErrorCodes.TokenInvalid);
+        }
         var expires = jwt.TryGetPayloadValue<long>("exp", out var exp) ? DateTimeOffset.FromUnixTimeSeconds(exp) : DateTimeOffset.MaxValue - _options.ClockSkew;
         var result = new AccessTokenValidationResult(new ClaimsPrincipal(validation.ClaimsIdentity), expires, null);
         if (_options.CacheSize > 0)
@@ -237,35 +264,48 @@ public sealed partial class AccessTokenValidator
     /// Fetches the discovery document and JWKS: on first use, every 12 hours, and when a token names an unknown
     /// kid — the latter at most once per <see cref="JwtAuthenticationOptions.MetadataRefreshInterval"/>, so
     /// forged kids cannot make us hammer the issuer. Fetched inline (not in the background) so the token that
-    /// revealed a rotation is verified against the new keys.
+    /// revealed a rotation is verified against the new keys. After a failed fetch nothing is fetched for 1 s,
+    /// doubling with each further failure up to <see cref="MaxBackoff"/>: a down issuer is not hammered and
+    /// handshakes meanwhile do not wait for it (they use the keys already known, or are refused).
     /// </summary>
     private async Task LoadMetadataAsync(bool refresh, CancellationToken cancellationToken)
     {
-        var now = Environment.TickCount64;
-        if (!NeedsFetch(refresh, now))
+        if (!NeedsFetch(refresh, NowMs()))
         {
             return;
         }
         await _metadataLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            now = Environment.TickCount64;
+            var now = NowMs();
             if (!NeedsFetch(refresh, now))
             {
                 return;
             }
+            var previousKidRefetch = _lastKidRefetchAt;
             if (refresh)
             {
                 _lastKidRefetchAt = now;
             }
-            var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(_metadataAddress!, _documents!, cancellationToken).ConfigureAwait(false);
-            _metadataKeys = configuration.SigningKeys.ToList();
-            _metadataIssuer = configuration.Issuer;
-            _metadataFetchedAt = now;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or HttpRequestException or ArgumentException)
-        {
-            Log.MetadataUnavailable(_logger, ex);
+            try
+            {
+                var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(_metadataAddress!, _documents!, cancellationToken).ConfigureAwait(false);
+                _metadataKeys = configuration.SigningKeys.ToList();
+                _metadataIssuer = configuration.Issuer;
+                _metadataFetchedAt = now;
+                _metadataFailures = 0;
+                _metadataRetryAt = long.MinValue;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException or HttpRequestException or ArgumentException or System.Text.Json.JsonException
+                || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                // The backoff, not the unknown-kid interval, paces the next attempt: a failed refetch did not load anything.
+                _lastKidRefetchAt = previousKidRefetch;
+                _metadataFailures++;
+                var backoff = Backoff(_metadataFailures, MaxBackoff(_options.MetadataRefreshInterval));
+                _metadataRetryAt = NowMs() + (long)backoff.TotalMilliseconds;
+                Log.MetadataUnavailable(_logger, _metadataFailures, backoff.TotalSeconds, ex);
+            }
         }
         finally
         {
@@ -273,8 +313,27 @@ public sealed partial class AccessTokenValidator
         }
     }
 
+    private long NowMs() => (long)_time.GetElapsedTime(_origin).TotalMilliseconds;
+
+    /// <summary>The longest wait between two attempts at a failing issuer: the refresh interval, between 1 s and 1 min.</summary>
+    internal static TimeSpan MaxBackoff(TimeSpan refreshInterval) =>
+        refreshInterval < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1)
+        : refreshInterval > TimeSpan.FromMinutes(1) ? TimeSpan.FromMinutes(1)
+        : refreshInterval;
+
+    /// <summary>1 s after the first failure, doubling after each further one, never more than <paramref name="max"/>.</summary>
+    internal static TimeSpan Backoff(int failures, TimeSpan max)
+    {
+        var seconds = failures >= 31 ? double.MaxValue : Math.Pow(2, Math.Max(0, failures - 1));
+        return seconds >= max.TotalSeconds ? max : TimeSpan.FromSeconds(seconds);
+    }
+
     private bool NeedsFetch(bool refresh, long now)
     {
+        if (_metadataRetryAt != long.MinValue && now < _metadataRetryAt)
+        {
+            return false;
+        }
         if (_metadataFetchedAt == long.MinValue)
         {
             return true;
@@ -284,6 +343,21 @@ public sealed partial class AccessTokenValidator
             return _lastKidRefetchAt == long.MinValue || now - _lastKidRefetchAt >= (long)_options.MetadataRefreshInterval.TotalMilliseconds;
         }
         return now - _metadataFetchedAt >= (long)TimeSpan.FromHours(12).TotalMilliseconds;
+    }
+
+    /// <summary>Whether the token's header has <c>crit</c> (RFC 7515 §4.1.11), whatever its value.</summary>
+    private static bool HasCriticalHeader(JsonWebToken jwt)
+    {
+        // The header's JSON itself, so the answer does not depend on how IdentityModel converts an array value.
+        try
+        {
+            using var header = System.Text.Json.JsonDocument.Parse(Base64UrlEncoder.DecodeBytes(jwt.EncodedHeader));
+            return header.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && header.RootElement.TryGetProperty("crit", out _);
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or FormatException or ArgumentException)
+        {
+            return true;
+        }
     }
 
     private string ValidateIssuer(string issuer, SecurityToken token, TokenValidationParameters parameters)
@@ -360,7 +434,7 @@ public sealed partial class AccessTokenValidator
         [LoggerMessage(201, LogLevel.Debug, "Access token refused: {Code} ({Reason}).")]
         public static partial void TokenRefused(ILogger logger, string code, string reason);
 
-        [LoggerMessage(202, LogLevel.Warning, "OpenID Connect metadata could not be fetched; using the keys already known.")]
-        public static partial void MetadataUnavailable(ILogger logger, Exception exception);
+        [LoggerMessage(202, LogLevel.Warning, "OpenID Connect metadata could not be fetched (failure {Failures} in a row); using the keys already known, next attempt in {RetrySeconds} s at the earliest.")]
+        public static partial void MetadataUnavailable(ILogger logger, int failures, double retrySeconds, Exception exception);
     }
 }

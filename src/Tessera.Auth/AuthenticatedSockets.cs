@@ -30,7 +30,8 @@ public sealed class AuthenticatedSockets : IDisposable
     public const string RevokedEvent = "auth:revoked";
     /// <summary>
     /// <c>auth:refresh</c>, emitted by the client with <c>(token, ack)</c> to replace its token in-band; acknowledged with
-    /// <c>{ok:true, expiresAt}</c> or <c>{ok:false, code}</c> (see <see cref="AuthErrorCodes"/>).
+    /// <c>{ok:true, expiresAt}</c> or <c>{ok:false, code}</c> (see <see cref="AuthErrorCodes"/>). The new token must carry the same
+    /// <c>sub</c> and pass the namespace's connect-time authorization again (else <c>forbidden</c>).
     /// </summary>
     public const string RefreshEvent = "auth:refresh";
 

@@ -7,11 +7,30 @@ namespace Tessera.Auth;
 /// <summary>How Socket.IO handshakes are authenticated with JWTs. Secure defaults; see docs/authentication.md.</summary>
 public sealed class JwtAuthenticationOptions
 {
-    /// <summary>Required <c>iss</c>; null accepts any (with an OpenID Connect authority, its issuer is used).</summary>
+    /// <summary>
+    /// Required <c>iss</c>. When null, the OpenID Connect authority's issuer is required instead; with neither, the
+    /// application refuses to start unless <see cref="AllowAnyIssuer"/> is set.
+    /// </summary>
     public string? Issuer { get; set; }
 
-    /// <summary>Required <c>aud</c>; null accepts any.</summary>
+    /// <summary>
+    /// Required <c>aud</c>. When null, the application refuses to start unless <see cref="AllowAnyAudience"/> is set.
+    /// </summary>
     public string? Audience { get; set; }
+
+    /// <summary>
+    /// Accept tokens whatever their <c>iss</c> (or none) when neither <see cref="Issuer"/> nor an OpenID Connect
+    /// <see cref="Authority"/> / <see cref="MetadataAddress"/> is set (as JwtBearer's <c>ValidateIssuer = false</c>).
+    /// Default false: an unset issuer is a configuration error, not a silent "anyone". A set issuer is always checked.
+    /// </summary>
+    public bool AllowAnyIssuer { get; set; }
+
+    /// <summary>
+    /// Accept tokens whatever their <c>aud</c> (or none) when <see cref="Audience"/> is null (as JwtBearer's
+    /// <c>ValidateAudience = false</c>). Default false: an unset audience is a configuration error. A set audience is
+    /// always checked.
+    /// </summary>
+    public bool AllowAnyAudience { get; set; }
 
     /// <summary>Tolerance on <c>exp</c> and <c>nbf</c>.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
@@ -117,6 +136,18 @@ public sealed class JwtAuthenticationOptions
         if (AuthenticationScheme is null && SigningKeys.Count == 0 && Authority is null && MetadataAddress is null)
         {
             return "JWT authentication needs a signing key (AddHmacSecret, AddPublicKeyPem), an OpenID Connect Authority, or an AuthenticationScheme.";
+        }
+        if (AuthenticationScheme is null)
+        {
+            // The scheme path validates nothing itself: the scheme's own options decide issuer and audience.
+            if (Issuer is null && Authority is null && MetadataAddress is null && !AllowAnyIssuer)
+            {
+                return "JwtAuthenticationOptions: set Issuer (the required iss), an OpenID Connect Authority, or AllowAnyIssuer = true to accept tokens from any issuer.";
+            }
+            if (Audience is null && !AllowAnyAudience)
+            {
+                return "JwtAuthenticationOptions: set Audience (the required aud), or AllowAnyAudience = true to accept tokens for any audience.";
+            }
         }
         foreach (var key in SigningKeys)
         {

@@ -134,6 +134,13 @@ public class HandshakeAuthTests
             { "refresh token offered as access token", Tokens.Create(type: "refresh+jwt") },
             { "opaque refresh token", Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32)) },
             { "id token type", Tokens.Create(type: "JWT") },
+            // RFC 7515 §4.1.11: extensions listed in crit must be understood, and Tessera understands none.
+            // Microsoft.IdentityModel (8.x) ignores crit, so these verify there; Tessera refuses them itself.
+            { "crit naming an unknown extension", Tokens.Forge("{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"crit\":[\"urn:x-must-understand\"],\"urn:x-must-understand\":true}", Tokens.Payload(), secret) },
+            { "crit b64 (RFC 7797)", Tokens.Forge("{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"b64\":false,\"crit\":[\"b64\"]}", Tokens.Payload(), secret) },
+            { "crit empty", Tokens.Forge("{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"crit\":[]}", Tokens.Payload(), secret) },
+            { "crit as a string", Tokens.Forge("{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"crit\":\"exp\"}", Tokens.Payload(), secret) },
+            { "crit minted by IdentityModel", Tokens.Create(header: new Dictionary<string, object> { ["crit"] = new[] { "urn:x-ext" }, ["urn:x-ext"] = 1 }) },
         };
     }
 
@@ -155,6 +162,20 @@ public class HandshakeAuthTests
         Assert.Equal(0, server.Connections);
         Assert.Empty(server.HandlersRun);
         server.AssertNoTokenLogged(token);
+    }
+
+    [Fact]
+    public async Task Hand_forged_tokens_without_crit_verify_so_the_crit_refusals_are_about_crit()
+    {
+        // The control for the crit attacks above: the same forging, the same key, no crit header.
+        await using var server = await AuthTestServer.StartAsync();
+        var token = Tokens.Forge("{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"urn:x-must-understand\":true}", Tokens.Payload(), Encoding.UTF8.GetBytes(Tokens.Secret));
+        var (client, reply) = await server.ConnectWithAuthAsync(new { token });
+        using (client)
+        {
+            Assert.StartsWith("40{", reply);
+            Assert.Equal("mallory", (await WhoAmIAsync(client)).GetProperty("sub").GetString());
+        }
     }
 
     [Fact]
@@ -245,6 +266,63 @@ public class HandshakeAuthTests
             }
         }
         Assert.Equal(3, server.Verifications);
+    }
+
+    [Theory]
+    [InlineData("issuer", "AllowAnyIssuer")]
+    [InlineData("audience", "AllowAnyAudience")]
+    public async Task An_unset_issuer_or_audience_refuses_to_start_unless_any_is_explicitly_allowed(string which, string option)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => AuthTestServer.StartAsync(o =>
+        {
+            if (which == "issuer")
+            {
+                o.Issuer = null;
+            }
+            else
+            {
+                o.Audience = null;
+            }
+        }));
+        Assert.Contains(option + " = true", error.ToString());
+    }
+
+    [Fact]
+    public async Task Any_issuer_and_audience_when_explicitly_allowed()
+    {
+        await using var server = await AuthTestServer.StartAsync(o =>
+        {
+            o.Issuer = null;
+            o.Audience = null;
+            o.AllowAnyIssuer = true;
+            o.AllowAnyAudience = true;
+        });
+        foreach (var token in new[] { Tokens.Create(issuer: "anyone", audience: "anything"), Tokens.Create(issuer: null, audience: null) })
+        {
+            var (client, reply) = await server.ConnectWithAuthAsync(new { token });
+            using (client)
+            {
+                Assert.StartsWith("40{", reply);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Allowing_any_issuer_or_audience_never_loosens_a_configured_one()
+    {
+        await using var server = await AuthTestServer.StartAsync(o =>
+        {
+            o.AllowAnyIssuer = true;
+            o.AllowAnyAudience = true;
+        });
+        foreach (var token in new[] { Tokens.Create(issuer: "someone-else"), Tokens.Create(audience: "another-api") })
+        {
+            var (client, reply) = await server.ConnectWithAuthAsync(new { token });
+            using (client)
+            {
+                Assert.Contains("\"code\":\"token_invalid\"", reply);
+            }
+        }
     }
 
     [Fact]

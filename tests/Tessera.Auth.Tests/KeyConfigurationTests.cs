@@ -27,9 +27,22 @@ public class KeyConfigurationTests
     }
 
     [Fact]
-    public async Task Without_a_configured_issuer_or_audience_any_or_none_is_accepted()
+    public void Without_a_configured_issuer_or_audience_the_validator_refuses_to_be_created()
     {
-        var options = new JwtAuthenticationOptions();
+        var noIssuer = new JwtAuthenticationOptions { Audience = Tokens.Audience };
+        noIssuer.AddHmacSecret(Tokens.Secret);
+        Assert.Contains("AllowAnyIssuer", Assert.Throws<InvalidOperationException>(() => new AccessTokenValidator(Options.Create(noIssuer))).Message);
+        var noAudience = new JwtAuthenticationOptions { Issuer = Tokens.Issuer };
+        noAudience.AddHmacSecret(Tokens.Secret);
+        Assert.Contains("AllowAnyAudience", Assert.Throws<InvalidOperationException>(() => new AccessTokenValidator(Options.Create(noAudience))).Message);
+        // An authentication scheme validates tokens itself: neither is needed.
+        Assert.Null(new JwtAuthenticationOptions { AuthenticationScheme = "Bearer" }.Problem());
+    }
+
+    [Fact]
+    public async Task With_any_issuer_and_audience_allowed_any_or_none_is_accepted()
+    {
+        var options = new JwtAuthenticationOptions { AllowAnyIssuer = true, AllowAnyAudience = true };
         options.AddHmacSecret(Tokens.Secret);
         options.ValidTokenTypes.Add("JWT");
         var validator = new AccessTokenValidator(Options.Create(options));

@@ -98,6 +98,65 @@ public class RefreshTests
     }
 }
 
+/// <summary>Finding 12 of the security review: a refreshed token must pass the namespace's connect-time rules again.</summary>
+public class RefreshAuthorizationTests
+{
+    private static readonly Dictionary<string, object> Gold = new() { ["tier"] = "gold" };
+
+    [Fact]
+    public async Task Refresh_with_a_token_that_no_longer_passes_the_namespace_policy_is_forbidden_and_the_old_identity_stands()
+    {
+        // The warning comes at once for every short token, so the first packet after CONNECT is always auth:expiring.
+        await using var server = await AuthTestServer.StartAsync(o =>
+        {
+            o.ClockSkew = TimeSpan.Zero;
+            o.ExpiryWarning = TimeSpan.FromMinutes(5);
+        });
+        var (client, reply) = await server.ConnectWithAuthAsync(new { token = Tokens.Create(lifetime: TimeSpan.FromSeconds(3), extra: Gold) }, "/admin");
+        using (client)
+        {
+            Assert.StartsWith("40/admin,{", reply);
+            Assert.StartsWith("42/admin,[\"auth:expiring\"", await client.NextTextAsync());
+
+            // Same user, valid signature, but the tier claim /admin requires ("gold") is gone: refused.
+            var demoted = Tokens.Create(name: "Demoted", lifetime: TimeSpan.FromMinutes(10));
+            await client.SendAsync($"42/admin,1[\"auth:refresh\",\"{demoted}\"]");
+            Assert.Equal("43/admin,1[{\"ok\":false,\"code\":\"forbidden\"}]", await client.NextTextAsync());
+
+            // Another user's token is a sub mismatch, whatever that user's claims.
+            await client.SendAsync($"42/admin,2[\"auth:refresh\",\"{Tokens.Create(sub: "eve", extra: Gold)}\"]");
+            Assert.Equal("43/admin,2[{\"ok\":false,\"code\":\"sub_mismatch\"}]", await client.NextTextAsync());
+
+            // The socket keeps its old identity (name and claims) ...
+            await client.SendAsync("42/admin,3[\"whoami\"]");
+            Assert.Equal("43/admin,3[{\"sub\":\"alice\",\"name\":\"Alice\"}]", await client.NextTextAsync());
+            await client.SendAsync("42/admin,4[\"vip\"]");
+            Assert.Equal("43/admin,4[\"welcome, vip\"]", await client.NextTextAsync());
+
+            // ... until its old exp: the refused token's ten minutes were never granted.
+            Assert.Equal("42/admin,[\"auth:expired\",{\"code\":\"token_expired\"}]", await client.NextTextAsync());
+            Assert.Equal("41/admin,", await client.NextTextAsync());
+        }
+    }
+
+    [Fact]
+    public async Task Refresh_with_a_token_that_still_passes_the_namespace_policy_is_accepted()
+    {
+        await using var server = await AuthTestServer.StartAsync();
+        var (client, reply) = await server.ConnectWithAuthAsync(new { token = Tokens.Create(extra: Gold) }, "/admin");
+        using (client)
+        {
+            Assert.StartsWith("40/admin,{", reply);
+            var renewed = Tokens.Create(name: "Alice, renewed", lifetime: TimeSpan.FromMinutes(20), extra: Gold);
+            var exp = new DateTimeOffset(new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(renewed).ValidTo).ToUnixTimeMilliseconds();
+            await client.SendAsync($"42/admin,1[\"auth:refresh\",\"{renewed}\"]");
+            Assert.Equal($"43/admin,1[{{\"ok\":true,\"expiresAt\":{exp}}}]", await client.NextTextAsync());
+            await client.SendAsync("42/admin,2[\"whoami\"]");
+            Assert.Equal("43/admin,2[{\"sub\":\"alice\",\"name\":\"Alice, renewed\"}]", await client.NextTextAsync());
+        }
+    }
+}
+
 public class RevocationTests
 {
     [Fact]

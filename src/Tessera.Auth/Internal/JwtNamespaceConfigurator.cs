@@ -95,10 +95,30 @@ internal sealed class JwtNamespaceConfigurator(
             var result = token is { Length: > 0 } && token.Length <= _options.MaxTokenLength
                 ? await ValidateAsync(e.Socket.Handshake, token).ConfigureAwait(false)
                 : AccessTokenValidationResult.Fail(AuthErrorCodes.TokenInvalid);
+            result = await AuthorizeRefreshAsync(e.Socket, result).ConfigureAwait(false);
             var answer = sockets.Refresh(e.Socket, result);
             metrics.Refreshes.Add(1, AuthMetrics.Tag("via", "socket"), AuthMetrics.Tag("result", result.ErrorCode ?? "ok"));
             e.Ack(answer);
         });
+    }
+
+    /// <summary>
+    /// A refreshed token must pass the namespace's connect rules again, as a new connection would: the user may
+    /// have lost the role or claim the namespace requires. Refused as <c>forbidden</c>; the socket then keeps its
+    /// old identity until its old expiry. A token of another user is left to <see cref="AuthenticatedSockets.Refresh"/>,
+    /// which answers <c>sub_mismatch</c> without anyone's policies being evaluated for it.
+    /// </summary>
+    private async ValueTask<AccessTokenValidationResult> AuthorizeRefreshAsync(SocketIOSocket socket, AccessTokenValidationResult result)
+    {
+        if (!result.IsValid
+            || socket.Features.Get<ISocketAuthenticationFeature>() is not { } current
+            || !string.Equals(result.Subject, current.Subject, StringComparison.Ordinal))
+        {
+            return result;
+        }
+        return await SocketAuthorization.AllowsAsync(socket.Namespace, null, result.Principal!, services).ConfigureAwait(false)
+            ? result
+            : AccessTokenValidationResult.Fail(AuthErrorCodes.Forbidden);
     }
 
     private async ValueTask AuthorizeEventAsync(SocketIOEvent e, Func<ValueTask> next)
