@@ -32,10 +32,25 @@ public sealed class AccountOptions
     /// </summary>
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>
+    /// How long after a refresh token's rotation a second use of it still gets new tokens in the same session instead of
+    /// revoking it (two tabs refreshing at once). Each such use gets a new refresh token of its own, single-use like any
+    /// other; the time counts from the first rotation, so re-using the token does not extend it. Past it, or with
+    /// <see cref="TimeSpan.Zero"/> (the default), a second use is a theft signal and revokes the session. Must be
+    /// non-negative and shorter than <see cref="RefreshTokenLifetime"/>.
+    /// </summary>
+    public TimeSpan RefreshReuseGrace { get; set; } = TimeSpan.Zero;
+
     /// <summary>Whether <c>POST /auth/register</c> creates accounts; when false it answers 404. Default true.</summary>
     public bool AllowRegistration { get; set; } = true;
 
-    /// <summary>Failed logins per username per minute before 429.</summary>
+    /// <summary>
+    /// Failed logins per username and client address (IPv6: per /64) per minute before 429 with <c>Retry-After</c>; the
+    /// count is taken before the password is verified, so parallel guesses cannot overrun it. Beyond ten times this from all
+    /// addresses together within the minute, each further failure for that username is answered late (250 ms per failure
+    /// over the threshold, at most 5 s), never refused; a right password is never delayed, and from an address without
+    /// recent failures for that username it is never refused because of other addresses. Default 10.
+    /// </summary>
     public int FailedLoginsPerMinute { get; set; } = 10;
 
     /// <summary>Login, register and refresh requests per client address per minute before 429.</summary>
@@ -68,6 +83,10 @@ public sealed class AccountOptions
         if (FailedLoginsPerMinute <= 0 || LoginsPerMinutePerAddress <= 0 || MinimumPasswordLength <= 0)
         {
             return "AccountOptions: FailedLoginsPerMinute, LoginsPerMinutePerAddress and MinimumPasswordLength must be positive.";
+        }
+        if (RefreshReuseGrace < TimeSpan.Zero || RefreshReuseGrace >= RefreshTokenLifetime)
+        {
+            return $"AccountOptions: RefreshReuseGrace ({RefreshReuseGrace}) must be non-negative and shorter than RefreshTokenLifetime ({RefreshTokenLifetime}).";
         }
         if (RevocationPollInterval <= TimeSpan.Zero)
         {

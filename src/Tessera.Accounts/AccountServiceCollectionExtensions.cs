@@ -38,7 +38,10 @@ public static class AccountServiceCollectionExtensions
             var o = sp.GetRequiredService<IOptions<AccountOptions>>().Value;
             return new SigningKey(SigningKeyFile.LoadOrCreate(o.DataDirectory, o.SigningKey));
         });
-        services.TryAddSingleton<IPasswordHasher<UserAccount>, PasswordHasher<UserAccount>>();
+        // Its own options, not the app's PasswordHasherOptions: Identity's default (100,000) is below OWASP's floor.
+        // Hashes of fewer iterations verify as SuccessRehashNeeded and are upgraded at the next login.
+        services.TryAddSingleton<IPasswordHasher<UserAccount>>(_ => new PasswordHasher<UserAccount>(
+            Microsoft.Extensions.Options.Options.Create(new PasswordHasherOptions { IterationCount = PasswordIterations })));
         services.TryAddSingleton<TokenService>();
         services.TryAddSingleton<AuthRateLimits>();
         services.TryAddSingleton<StoreRevocation>();
@@ -49,6 +52,9 @@ public static class AccountServiceCollectionExtensions
         services.AddHostedService<RevocationFeed>();
         return builder;
     }
+
+    /// <summary>PBKDF2-HMAC-SHA512 iterations of new password hashes (OWASP's recommendation for that PRF).</summary>
+    internal const int PasswordIterations = 210_000;
 
     /// <summary>Tokens this server issues are the ones the handshake accepts.</summary>
     private sealed class AccountsJwtConfiguration(IOptions<AccountOptions> accounts, SigningKey key) : IConfigureOptions<JwtAuthenticationOptions>

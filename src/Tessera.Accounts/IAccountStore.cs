@@ -10,7 +10,7 @@ namespace Tessera.Accounts;
 /// <param name="CreatedAt">When the account was created.</param>
 public sealed record UserAccount(string Id, string Username, string PasswordHash, bool Disabled, DateTimeOffset CreatedAt);
 
-/// <summary>How <see cref="IAccountStore.RotateRefreshTokenAsync"/> ended.</summary>
+/// <summary>How a refresh (<c>IAccountStore.RotateRefreshTokenAsync</c>) ended.</summary>
 public enum RefreshOutcome
 {
     /// <summary>The refresh token was traded for the new one; <see cref="RefreshResult"/> names the session and user.</summary>
@@ -21,6 +21,11 @@ public enum RefreshOutcome
     Expired,
     /// <summary>The refresh token had already been traded: the whole session is now revoked (HTTP code <c>refresh_reused</c>).</summary>
     Reused,
+    /// <summary>
+    /// The refresh token had already been traded, within the reuse grace of that rotation (<see cref="AccountOptions.RefreshReuseGrace"/>),
+    /// in a live session: a new refresh token was stored in the same session, as for <see cref="Rotated"/>, and nothing was revoked.
+    /// </summary>
+    ReusedWithinGrace,
 }
 
 /// <summary>The result of a refresh: on success, the session and user the new tokens belong to.</summary>
@@ -69,6 +74,18 @@ public interface IAccountStore
     /// </summary>
     Task<RefreshResult> RotateRefreshTokenAsync(string tokenHash, string newTokenHash, DateTimeOffset newExpiresAt, DateTimeOffset now, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// As <see cref="RotateRefreshTokenAsync(string, string, DateTimeOffset, DateTimeOffset, CancellationToken)"/>, except that a
+    /// token traded at most <paramref name="reuseGrace"/> before <paramref name="now"/> (measured from its first trade, so the window
+    /// never slides), in a session neither revoked nor of a disabled user, is not a theft signal: <paramref name="newTokenHash"/> is
+    /// stored in the same session and <see cref="RefreshOutcome.ReusedWithinGrace"/> returned (two tabs refreshing at once). Every
+    /// token so handed out is a new one, single-use like any other. <see cref="TimeSpan.Zero"/> is strict reuse detection. A store
+    /// that does not implement the grace inherits this default, which is strict detection whatever the grace.
+    /// </summary>
+    Task<RefreshResult> RotateRefreshTokenAsync(
+        string tokenHash, string newTokenHash, DateTimeOffset newExpiresAt, DateTimeOffset now, TimeSpan reuseGrace, CancellationToken cancellationToken = default) =>
+        RotateRefreshTokenAsync(tokenHash, newTokenHash, newExpiresAt, now, cancellationToken);
+
     /// <summary>Revokes one session (logout). False if it did not exist or was already revoked.</summary>
     Task<bool> RevokeSessionAsync(string sessionId, CancellationToken cancellationToken = default);
 
@@ -77,6 +94,16 @@ public interface IAccountStore
 
     /// <summary>Whether the session is revoked (or its user disabled).</summary>
     Task<bool> IsSessionRevokedAsync(string sessionId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Whether <paramref name="sessionId"/> is a session of <paramref name="userId"/> that is not revoked, and the user exists and is
+    /// not disabled: what an access token this server issued must name to be accepted (asked at handshakes and refreshes, cached
+    /// for a second). The default implementation asks <see cref="IsSessionRevokedAsync"/> and <see cref="FindUserByIdAsync"/>,
+    /// without checking that the session is the user's; stores override it with one read that does.
+    /// </summary>
+    async Task<bool> IsSessionActiveAsync(string sessionId, string userId, CancellationToken cancellationToken = default) =>
+        !await IsSessionRevokedAsync(sessionId, cancellationToken).ConfigureAwait(false)
+        && await FindUserByIdAsync(userId, cancellationToken).ConfigureAwait(false) is { Disabled: false };
 
     /// <summary>Revocations recorded after <paramref name="afterId"/>, oldest first.</summary>
     Task<IReadOnlyList<RevocationEvent>> RevocationsAfterAsync(long afterId, CancellationToken cancellationToken = default);

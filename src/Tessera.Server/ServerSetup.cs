@@ -51,6 +51,7 @@ public static class ServerSetup
         o.AllowRegistration = auth.GetValue("AllowRegistration", true);
         o.FailedLoginsPerMinute = auth.GetValue("FailedLoginsPerMinute", 10);
         o.LoginsPerMinutePerAddress = auth.GetValue("LoginsPerMinutePerAddress", 60);
+        o.RefreshReuseGrace = auth.GetValue("RefreshReuseGrace", TimeSpan.Zero);
     }
 
     /// <summary>ASP.NET Core's switch (env ASPNETCORE_FORWARDEDHEADERS_ENABLED=true), as CONTRACT §2 names it.</summary>

@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Threading.RateLimiting;
@@ -49,13 +52,15 @@ internal sealed partial class AuthEndpoints(string cookiePath)
             }
             buffer.Write(chunk, 0, read);
         }
-        if (buffer.Length == 0)
-        {
-            return allowEmpty ? new Body(null, null) : new Body(null, Error(StatusCodes.Status400BadRequest, "A JSON body is required."));
-        }
+        // JSON even for an empty body: a cross-site page can send an empty POST or a form without a CORS preflight, but
+        // not one labelled application/json.
         if (!request.HasJsonContentType())
         {
             return new Body(null, Error(StatusCodes.Status415UnsupportedMediaType, "The content type must be application/json."));
+        }
+        if (buffer.Length == 0)
+        {
+            return allowEmpty ? new Body(null, null) : new Body(null, Error(StatusCodes.Status400BadRequest, "A JSON body is required."));
         }
         try
         {
@@ -101,16 +106,65 @@ internal sealed partial class AuthEndpoints(string cookiePath)
 
     private static IResult? LimitAddress(HttpContext context, AuthRateLimits limits)
     {
-        var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        using var lease = limits.PerAddress.AttemptAcquire(address);
-        return lease.IsAcquired ? null : TooMany(context, lease);
+        using var lease = limits.PerAddress.AttemptAcquire(AddressKey(context.Connection.RemoteIpAddress));
+        return lease.IsAcquired ? null : TooMany(context, lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1));
     }
 
-    private static IResult TooMany(HttpContext context, RateLimitLease lease)
+    /// <summary>
+    /// What the limits count a client by: its IPv4 address (an IPv4-mapped IPv6 one as IPv4), or the /64 of an IPv6 one
+    /// (one subscriber's allocation: counting single IPv6 addresses would give every client 2^64 fresh ones).
+    /// </summary>
+    internal static string AddressKey(IPAddress? address)
     {
-        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
+        if (address is null)
+        {
+            return "unknown";
+        }
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes) + "/64";
+    }
+
+    private static IResult TooMany(HttpContext context, TimeSpan retryAfter)
+    {
         context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         return Error(StatusCodes.Status429TooManyRequests, "Too many requests; retry later.");
+    }
+
+    /// <summary>
+    /// Whether a request comes from another site's page (shared/CONTRACT.md §4): <c>Sec-Fetch-Site: cross-site</c>, or an
+    /// <c>Origin</c> that is not this server's own (scheme, host and port of the request, as forwarded headers leave them;
+    /// <c>null</c>, several or an unreadable one count as foreign). No <c>Origin</c> at all is not a browser's cross-site request.
+    /// </summary>
+    internal static bool IsCrossSite(HttpRequest request)
+    {
+        if (string.Equals(request.Headers["Sec-Fetch-Site"].ToString(), "cross-site", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+        var origins = request.Headers.Origin;
+        if (origins.Count == 0)
+        {
+            return false;
+        }
+        if (origins.Count > 1
+            || !Uri.TryCreate(origins[0], UriKind.Absolute, out var origin)
+            || !Uri.TryCreate(request.Scheme + "://" + request.Host.Value, UriKind.Absolute, out var own))
+        {
+            return true;
+        }
+        return !(string.Equals(origin.Scheme, own.Scheme, StringComparison.OrdinalIgnoreCase)
+            && string.Equals(origin.IdnHost, own.IdnHost, StringComparison.OrdinalIgnoreCase)
+            && origin.Port == own.Port);
     }
 
     public async Task<IResult> RegisterAsync(
@@ -150,25 +204,49 @@ internal sealed partial class AuthEndpoints(string cookiePath)
         {
             return refused;
         }
-        var usernameKey = username.ToUpperInvariant();
-        using (var probe = limits.FailedLogins.AttemptAcquire(usernameKey, 0))
+        var usernameKey = LoginFailures.UserKey(username);
+        // The failure is counted before the hash is verified (and given back if the password is right): parallel guesses
+        // cannot all pass a check made before any of them failed.
+        if (!limits.FailedLogins.TryReserve(usernameKey, AddressKey(context.Connection.RemoteIpAddress), out var reservation, out var retryAfter))
         {
-            if (!probe.IsAcquired)
-            {
-                return TooMany(context, probe);
-            }
+            metrics.Logins.Add(1, AccountsMetrics.Tag("result", "limited"));
+            return TooMany(context, retryAfter);
         }
-        var user = username.Length <= 64 ? await store.FindUserByNameAsync(username, context.RequestAborted).ConfigureAwait(false) : null;
-        // An unknown user costs the same hash verification as a wrong password: no timing oracle for usernames.
-        var verdict = hasher.VerifyHashedPassword(user!, user?.PasswordHash ?? limits.DummyHash, password);
+        UserAccount? user;
+        PasswordVerificationResult verdict;
+        try
+        {
+            user = username.Length <= 64 ? await store.FindUserByNameAsync(username, context.RequestAborted).ConfigureAwait(false) : null;
+            // An unknown user costs the same hash verification as a wrong password: no timing oracle for usernames.
+            verdict = hasher.VerifyHashedPassword(user!, user?.PasswordHash ?? limits.DummyHash, password);
+        }
+        catch
+        {
+            // Nothing was verified (the store failed, the client left): no failure to count.
+            limits.FailedLogins.Release(reservation);
+            throw;
+        }
         if (user is null || user.Disabled || verdict == PasswordVerificationResult.Failed)
         {
-            limits.FailedLogins.AttemptAcquire(usernameKey).Dispose();
+            var slowdown = limits.FailedLogins.Failed(usernameKey);
             metrics.Logins.Add(1, AccountsMetrics.Tag("result", "failed"));
+            if (slowdown > TimeSpan.Zero)
+            {
+                // The username is under attack from many addresses: answer late, holding no thread (a timer), never refuse.
+                try
+                {
+                    await Task.Delay(slowdown, context.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
             return Error(StatusCodes.Status401Unauthorized, "Invalid credentials");
         }
+        limits.FailedLogins.Release(reservation);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
+            // A hash of fewer iterations than the hasher's (or an older format): upgraded now that the password is known.
             await store.UpdatePasswordHashAsync(user.Id, hasher.HashPassword(user, password), context.RequestAborted).ConfigureAwait(false);
         }
         metrics.Logins.Add(1, AccountsMetrics.Tag("result", "ok"));
@@ -220,22 +298,34 @@ internal sealed partial class AuthEndpoints(string cookiePath)
             }
             refreshToken = field.GetString();
         }
+        var fromCookie = false;
         if (string.IsNullOrEmpty(refreshToken))
         {
             refreshToken = context.Request.Cookies[RefreshCookie];
+            fromCookie = true;
         }
         if (string.IsNullOrEmpty(refreshToken))
         {
             return Error(StatusCodes.Status400BadRequest, "A refreshToken (body or cookie) is required.");
         }
+        if (fromCookie && IsCrossSite(context.Request))
+        {
+            // The cookie alone is the browser's credential, sent whoever asks: only this server's own pages may spend it.
+            return Error(StatusCodes.Status403Forbidden, "A refresh with the cookie alone must come from this server's own pages.", "origin");
+        }
         var next = TokenService.NewRefreshToken();
+        var now = tokens.Now;
         var result = refreshToken.Length > 512
             ? new RefreshResult(RefreshOutcome.Invalid)
-            : await store.RotateRefreshTokenAsync(TokenService.Hash(refreshToken), TokenService.Hash(next), tokens.Now + tokens.Options.RefreshTokenLifetime, tokens.Now, context.RequestAborted).ConfigureAwait(false);
+            : await store.RotateRefreshTokenAsync(
+                TokenService.Hash(refreshToken), TokenService.Hash(next), now + tokens.Options.RefreshTokenLifetime, now, tokens.Options.RefreshReuseGrace, context.RequestAborted).ConfigureAwait(false);
         metrics.Refreshes.Add(1, AccountsMetrics.Tag("via", "http"), AccountsMetrics.Tag("result", result.Outcome.ToString().ToLowerInvariant()));
         switch (result.Outcome)
         {
             case RefreshOutcome.Rotated:
+            case RefreshOutcome.ReusedWithinGrace:
+                // Within the grace the caller gets a refresh token of its own (never the one the first rotation handed out,
+                // which only its holder has: the store keeps hashes), in the same session.
                 var user = await store.FindUserByIdAsync(result.UserId!, context.RequestAborted).ConfigureAwait(false);
                 return Issue(context, tokens, user!, result.SessionId!, next);
             case RefreshOutcome.Reused:
@@ -303,18 +393,14 @@ internal sealed class AuthRateLimits : IDisposable
             Window = TimeSpan.FromMinutes(1),
             QueueLimit = 0,
         }), StringComparer.Ordinal);
-        FailedLogins = PartitionedRateLimiter.Create<string, string>(username => RateLimitPartition.GetFixedWindowLimiter(username, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = Math.Max(1, o.FailedLoginsPerMinute),
-            Window = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-        }), StringComparer.Ordinal);
+        FailedLogins = new LoginFailures(Math.Max(1, o.FailedLoginsPerMinute));
         DummyHash = hasher.HashPassword(null!, "not-a-real-password-" + Guid.NewGuid());
     }
 
     public PartitionedRateLimiter<string> PerAddress { get; }
 
-    public PartitionedRateLimiter<string> FailedLogins { get; }
+    /// <summary><see cref="AccountOptions.FailedLoginsPerMinute"/>: per username and address, and the slowdown per username.</summary>
+    public LoginFailures FailedLogins { get; }
 
     /// <summary>Verified for unknown usernames so they take as long as wrong passwords.</summary>
     public string DummyHash { get; }
@@ -322,6 +408,143 @@ internal sealed class AuthRateLimits : IDisposable
     public void Dispose()
     {
         PerAddress.Dispose();
-        FailedLogins.Dispose();
+    }
+}
+
+/// <summary>
+/// Failed logins (shared/CONTRACT.md §2 <c>Auth:FailedLoginsPerMinute</c>) in fixed one-minute windows: a hard limit per
+/// username and client address, counted before the password is verified (<see cref="TryReserve"/>, given back by
+/// <see cref="Release"/> when it was right), and a soft one per username across all addresses: beyond ten times the limit,
+/// each further failure is answered late (<see cref="SlowdownFor"/>). No address's failures ever refuse another address.
+/// </summary>
+internal sealed class LoginFailures(int limit)
+{
+    private const long WindowMs = 60_000;
+
+    /// <summary>The added delay per failure over ten times the limit.</summary>
+    public static readonly TimeSpan SlowdownStep = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The most a failure is delayed.</summary>
+    public static readonly TimeSpan MaxSlowdown = TimeSpan.FromSeconds(5);
+
+    private readonly ConcurrentDictionary<string, Counter> _byAddress = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Counter> _byUser = new(StringComparer.Ordinal);
+    private long _nextSweep = Environment.TickCount64 + WindowMs;
+
+    private sealed class Counter
+    {
+        public long WindowStart = long.MinValue / 2;
+        public int Count;
+        public bool Removed;
+    }
+
+    /// <summary>A failure counted ahead of the verification.</summary>
+    public readonly record struct Reservation(string Key, long WindowStart);
+
+    /// <summary>The key of a username: case-insensitive as the store's; names too long to exist share one.</summary>
+    public static string UserKey(string username) => username.Length <= 64 ? username.ToUpperInvariant() : "\0long";
+
+    /// <summary>How late to answer the <paramref name="failures"/>th failure for a username within the window.</summary>
+    public static TimeSpan SlowdownFor(int failures, int limit)
+    {
+        var excess = failures - 10L * limit;
+        return excess <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(MaxSlowdown.TotalMilliseconds, excess * SlowdownStep.TotalMilliseconds));
+    }
+
+    /// <summary>Counts a failure for (username, address) before verifying; false, with when to retry, at the limit.</summary>
+    public bool TryReserve(string userKey, string addressKey, out Reservation reservation, out TimeSpan retryAfter)
+    {
+        var key = userKey + "\n" + addressKey;
+        var now = Environment.TickCount64;
+        Sweep(now);
+        while (true)
+        {
+            var counter = _byAddress.GetOrAdd(key, static _ => new Counter());
+            lock (counter)
+            {
+                if (counter.Removed)
+                {
+                    continue;
+                }
+                if (now - counter.WindowStart >= WindowMs)
+                {
+                    counter.WindowStart = now;
+                    counter.Count = 0;
+                }
+                if (counter.Count >= limit)
+                {
+                    reservation = default;
+                    retryAfter = TimeSpan.FromMilliseconds(counter.WindowStart + WindowMs - now);
+                    return false;
+                }
+                counter.Count++;
+                reservation = new Reservation(key, counter.WindowStart);
+                retryAfter = TimeSpan.Zero;
+                return true;
+            }
+        }
+    }
+
+    /// <summary>The password was right (or nothing was verified): the reserved failure did not happen.</summary>
+    public void Release(Reservation reservation)
+    {
+        if (reservation.Key is not null && _byAddress.TryGetValue(reservation.Key, out var counter))
+        {
+            lock (counter)
+            {
+                if (!counter.Removed && counter.WindowStart == reservation.WindowStart && counter.Count > 0)
+                {
+                    counter.Count--;
+                }
+            }
+        }
+    }
+
+    /// <summary>Records a failure for the username from any address; returns how late to answer it.</summary>
+    public TimeSpan Failed(string userKey)
+    {
+        var now = Environment.TickCount64;
+        while (true)
+        {
+            var counter = _byUser.GetOrAdd(userKey, static _ => new Counter());
+            lock (counter)
+            {
+                if (counter.Removed)
+                {
+                    continue;
+                }
+                if (now - counter.WindowStart >= WindowMs)
+                {
+                    counter.WindowStart = now;
+                    counter.Count = 0;
+                }
+                counter.Count++;
+                return SlowdownFor(counter.Count, limit);
+            }
+        }
+    }
+
+    /// <summary>At most once a window: forget counters whose window has passed (they hold nothing any more).</summary>
+    private void Sweep(long now)
+    {
+        var due = Interlocked.Read(ref _nextSweep);
+        if (now < due || Interlocked.CompareExchange(ref _nextSweep, now + WindowMs, due) != due)
+        {
+            return;
+        }
+        foreach (var map in (ReadOnlySpan<ConcurrentDictionary<string, Counter>>)[_byAddress, _byUser])
+        {
+            foreach (var (key, counter) in map)
+            {
+                lock (counter)
+                {
+                    if (now - counter.WindowStart >= WindowMs)
+                    {
+                        counter.Removed = true;
+                        map.TryRemove(new KeyValuePair<string, Counter>(key, counter));
+                    }
+                }
+            }
+        }
     }
 }

@@ -80,52 +80,74 @@ internal sealed class RevocationBus
 }
 
 /// <summary>
-/// Whether an access token's session is revoked, asked at every handshake and refresh. Revoked sessions are
-/// remembered for good; "not revoked" answers for one second, which bounds how long another node's revocation
-/// can go unseen here.
+/// Whether an access token is refused as revoked, asked at every handshake and refresh. A token of this server (its
+/// <c>iss</c> is <see cref="AccountOptions.Issuer"/>) must name, in <c>sid</c> and <c>sub</c>, a session of that user
+/// that is not revoked, of a user that exists and is enabled: a token without <c>sid</c> or <c>sub</c>, for an unknown
+/// or disabled user, or for another user's or an unknown session is refused as <c>token_revoked</c> (the answer the
+/// <see cref="IAccessTokenRevocation"/> seam gives; the client's remedy, logging in again, is the same as for
+/// <c>token_invalid</c>). Tokens of other issuers the application trusts are not this store's to judge.
+/// Refusals are remembered for good (a session never comes back), acceptances for one second, which bounds how long
+/// another node's revocation can go unseen here: one store read per session and second at most.
 /// </summary>
-internal sealed class StoreRevocation(IAccountStore store, TimeProvider? time = null) : IAccessTokenRevocation
+internal sealed class StoreRevocation(IAccountStore store, IOptions<AccountOptions> options, TimeProvider? time = null) : IAccessTokenRevocation
 {
     private static readonly TimeSpan NegativeTtl = TimeSpan.FromSeconds(1);
+    private const int MaxRemembered = 100_000;
     private readonly ConcurrentDictionary<string, byte> _revoked = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _valid = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Session, string User), byte> _refused = new();
+    private readonly ConcurrentDictionary<(string Session, string User), DateTimeOffset> _valid = new();
     private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly string _issuer = options.Value.Issuer;
 
     public async ValueTask<bool> IsRevokedAsync(ClaimsPrincipal user, CancellationToken cancellationToken = default)
     {
-        var sessionId = user.FindFirst("sid")?.Value;
-        if (sessionId is null)
+        var subject = user.FindFirst("sub") ?? user.FindFirst(ClaimTypes.NameIdentifier);
+        var issuer = user.FindFirst("iss")?.Value ?? subject?.Issuer;
+        if (!string.Equals(issuer, _issuer, StringComparison.Ordinal))
         {
-            // Not a token of this store (an external issuer's): nothing to revoke it by.
+            // Not a token of this store (an external issuer's, a cookie principal): nothing to judge it by.
             return false;
+        }
+        var sessionId = (user.FindFirst("sid") ?? user.FindFirst(ClaimTypes.Sid))?.Value;
+        if (string.IsNullOrEmpty(sessionId) || string.IsNullOrEmpty(subject?.Value))
+        {
+            // This server issues every token with both; one without was not minted by a login or the command line.
+            return true;
         }
         if (_revoked.ContainsKey(sessionId))
         {
             return true;
         }
+        var key = (sessionId, subject.Value);
+        if (_refused.ContainsKey(key))
+        {
+            return true;
+        }
         var now = _time.GetUtcNow();
-        if (_valid.TryGetValue(sessionId, out var until) && until > now)
+        if (_valid.TryGetValue(key, out var until) && until > now)
         {
             return false;
         }
-        if (await store.IsSessionRevokedAsync(sessionId, cancellationToken).ConfigureAwait(false))
+        if (!await store.IsSessionActiveAsync(sessionId, subject.Value, cancellationToken).ConfigureAwait(false))
         {
-            MarkSessionRevoked(sessionId);
+            // Keyed by session and user: a token naming someone else's session does not condemn that session.
+            if (_refused.Count >= MaxRemembered)
+            {
+                _refused.Clear();
+            }
+            _refused[key] = 0;
+            _valid.TryRemove(key, out _);
             return true;
         }
-        if (_valid.Count > 100_000)
+        if (_valid.Count >= MaxRemembered)
         {
             _valid.Clear();
         }
-        _valid[sessionId] = now + NegativeTtl;
+        _valid[key] = now + NegativeTtl;
         return false;
     }
 
-    public void MarkSessionRevoked(string sessionId)
-    {
-        _revoked[sessionId] = 0;
-        _valid.TryRemove(sessionId, out _);
-    }
+    public void MarkSessionRevoked(string sessionId) => _revoked[sessionId] = 0;
 
     /// <summary>After a user-wide revocation: every cached "not revoked" may now be wrong.</summary>
     public void ForgetNegatives() => _valid.Clear();

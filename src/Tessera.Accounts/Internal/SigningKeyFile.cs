@@ -7,7 +7,8 @@ namespace Tessera.Accounts.Internal;
 
 /// <summary>
 /// The HS256 signing key: from configuration, or generated on first start and kept in the data directory
-/// with owner-only permissions, so tokens survive restarts and nodes sharing the directory agree.
+/// with owner-only permissions (0600, in a directory created 0700), so tokens survive restarts and nodes sharing the
+/// directory agree.
 /// </summary>
 internal static class SigningKeyFile
 {
@@ -27,7 +28,7 @@ internal static class SigningKeyFile
             }
             return bytes;
         }
-        Directory.CreateDirectory(dataDirectory);
+        DataFiles.EnsureDirectory(dataDirectory);
         var path = Path.Combine(dataDirectory, FileName);
         if (!File.Exists(path))
         {
@@ -38,7 +39,7 @@ internal static class SigningKeyFile
                 var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
                 if (!OperatingSystem.IsWindows())
                 {
-                    fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                    fileOptions.UnixCreateMode = DataFiles.OwnerOnlyFile;
                 }
                 using var stream = new FileStream(path, fileOptions);
                 stream.Write(Encoding.ASCII.GetBytes(Convert.ToBase64String(key)));
@@ -50,6 +51,8 @@ internal static class SigningKeyFile
                 // Another node sharing the directory created it first: use theirs.
             }
         }
+        // One written by an older version, or copied in by hand, may be readable by others: owner-only from now on.
+        DataFiles.RestrictToOwner(path);
         var text = File.ReadAllText(path).Trim();
         var existing = Convert.FromBase64String(text);
         if (existing.Length < 32)

@@ -6,7 +6,9 @@ namespace Tessera.Accounts.Internal;
 
 /// <summary>
 /// The default store: one SQLite file in WAL mode (readers never block the writer; committed transactions
-/// survive a killed process). Nodes on one machine can share the file. Times are Unix milliseconds.
+/// survive a killed process). Nodes on one machine can share the file. Times are Unix milliseconds. The file (and the
+/// <c>-wal</c> and <c>-shm</c> SQLite derives from it) is owner-only: created 0600 before SQLite first opens it, in a
+/// directory created 0700; an existing one readable by others is tightened when the store first opens it.
 /// </summary>
 internal sealed class SqliteAccountStore : IAccountStore
 {
@@ -30,8 +32,27 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     public string DatabasePath { get; }
 
+    private volatile bool _filesReady;
+
+    /// <summary>Before the first connection: owner-only directory and database file, whoever opens the store first.</summary>
+    private void PrepareFiles()
+    {
+        if (_filesReady)
+        {
+            return;
+        }
+        DataFiles.EnsureDirectory(Path.GetDirectoryName(DatabasePath)!);
+        DataFiles.CreateOwnerOnly(DatabasePath);
+        foreach (var suffix in (ReadOnlySpan<string>)["", "-wal", "-shm", "-journal"])
+        {
+            DataFiles.RestrictToOwner(DatabasePath + suffix);
+        }
+        _filesReady = true;
+    }
+
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
+        PrepareFiles();
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var pragma = connection.CreateCommand();
@@ -56,7 +77,6 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (var wal = Command(connection, "PRAGMA journal_mode = WAL;"))
         {
@@ -199,7 +219,11 @@ internal sealed class SqliteAccountStore : IAccountStore
         await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<RefreshResult> RotateRefreshTokenAsync(string tokenHash, string newTokenHash, DateTimeOffset newExpiresAt, DateTimeOffset now, CancellationToken cancellationToken = default)
+    public Task<RefreshResult> RotateRefreshTokenAsync(string tokenHash, string newTokenHash, DateTimeOffset newExpiresAt, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        RotateRefreshTokenAsync(tokenHash, newTokenHash, newExpiresAt, now, TimeSpan.Zero, cancellationToken);
+
+    public async Task<RefreshResult> RotateRefreshTokenAsync(
+        string tokenHash, string newTokenHash, DateTimeOffset newExpiresAt, DateTimeOffset now, TimeSpan reuseGrace, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         // BEGIN IMMEDIATE takes the write lock first: concurrent rotations of one token are serialised, so the
@@ -208,10 +232,10 @@ internal sealed class SqliteAccountStore : IAccountStore
         string sessionId;
         string userId;
         long expiresAt;
-        bool used;
+        long? usedAt;
         bool dead;
         await using (var select = Command(connection, """
-            SELECT t.session_id, s.user_id, t.expires_at, t.used_at IS NOT NULL, s.revoked_at IS NOT NULL OR u.disabled <> 0
+            SELECT t.session_id, s.user_id, t.expires_at, t.used_at, s.revoked_at IS NOT NULL OR u.disabled <> 0
             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
             WHERE t.hash = $hash;
             """, transaction, ("$hash", tokenHash)))
@@ -224,11 +248,25 @@ internal sealed class SqliteAccountStore : IAccountStore
             sessionId = reader.GetString(0);
             userId = reader.GetString(1);
             expiresAt = reader.GetInt64(2);
-            used = reader.GetBoolean(3);
+            usedAt = reader.IsDBNull(3) ? null : reader.GetInt64(3);
             dead = reader.GetBoolean(4);
         }
-        if (used)
+        var nowMs = now.ToUnixTimeMilliseconds();
+        if (usedAt is { } used)
         {
+            // Within the grace of its (first) rotation, and in a live session: another tab of the same client, most
+            // likely. A new token of its own, in the same session; the old one stays used, and used_at is not moved,
+            // so the window never slides: past it, this token is a theft signal like any other.
+            if (reuseGrace > TimeSpan.Zero && !dead && nowMs - used <= (long)reuseGrace.TotalMilliseconds)
+            {
+                if (expiresAt <= nowMs)
+                {
+                    return new RefreshResult(RefreshOutcome.Expired, sessionId, userId);
+                }
+                await InsertRefreshTokenAsync(connection, transaction, newTokenHash, sessionId, newExpiresAt, nowMs, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return new RefreshResult(RefreshOutcome.ReusedWithinGrace, sessionId, userId);
+            }
             // The theft signal: whoever holds the rotated token, the session is over for everyone.
             await RevokeSessionLockedAsync(connection, transaction, sessionId, userId, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -238,7 +276,6 @@ internal sealed class SqliteAccountStore : IAccountStore
         {
             return new RefreshResult(RefreshOutcome.Invalid, sessionId, userId);
         }
-        var nowMs = now.ToUnixTimeMilliseconds();
         if (expiresAt <= nowMs)
         {
             return new RefreshResult(RefreshOutcome.Expired, sessionId, userId);
@@ -305,6 +342,16 @@ internal sealed class SqliteAccountStore : IAccountStore
         var result = await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         // An unknown session is not one this store issued: treat it as revoked.
         return result is null || Convert.ToInt64(result, System.Globalization.CultureInfo.InvariantCulture) != 0;
+    }
+
+    public async Task<bool> IsSessionActiveAsync(string sessionId, string userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        // One read: the session exists, belongs to this user, is not revoked, and the user exists and is enabled.
+        await using var select = Command(connection,
+            "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $id AND s.user_id = $user AND s.revoked_at IS NULL AND u.disabled = 0;",
+            null, ("$id", sessionId), ("$user", userId));
+        return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
     }
 
     public async Task<IReadOnlyList<RevocationEvent>> RevocationsAfterAsync(long afterId, CancellationToken cancellationToken = default)
