@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Tessera.EngineIO.Internal;
 
 namespace Microsoft.AspNetCore.Hosting;
@@ -15,7 +17,12 @@ namespace Microsoft.AspNetCore.Hosting;
 /// <see cref="Tessera.EngineIO.EngineIOOptions.AllowRequest"/> or negotiated permessage-deflate); polling, upgrades
 /// from polling, other paths and anything unusual go through Kestrel and the app's middleware as before.
 /// Because these handshakes skip the app's HTTP middleware (authentication, logging, rate limiting of requests),
-/// an app that relies on that middleware for its Socket.IO handshakes should not enable it.
+/// an app that relies on that middleware for its Socket.IO handshakes should not enable it. Handshakes carrying
+/// forwarded headers (<c>Forwarded</c>, <c>X-Forwarded-*</c>) take the HTTP stack too, so that the app's
+/// forwarded-headers settings decide the client's address and scheme.
+/// On a TLS endpoint the direct path must come after <c>UseHttps</c> (<c>listen.UseHttps(…); listen.UseEngineIODirectWebSockets();</c>);
+/// in front of it, it hands every connection on untouched (a plaintext handshake on the TLS port is never answered)
+/// and logs a warning once.
 /// </remarks>
 public static class EngineIOKestrelExtensions
 {
@@ -26,10 +33,17 @@ public static class EngineIOKestrelExtensions
         listenOptions.Use(next =>
         {
             // Resolved when Kestrel builds the endpoint's pipeline, at start.
-            var endpoints = listenOptions.ApplicationServices.GetService<EngineIOEndpoints>()
+            var services = listenOptions.ApplicationServices;
+            var endpoints = services.GetService<EngineIOEndpoints>()
                 ?? throw new InvalidOperationException(
                     "The direct WebSocket path needs builder.Services.AddEngineIO() or AddSocketIO().");
-            return new EngineIOConnectionMiddleware(next, endpoints).OnConnectionAsync;
+            // Every middleware is registered by now, UseHttps included wherever it was called: the endpoint's name
+            // says whether it is TLS ("https://…"). Which side of the TLS layer this middleware sits on is only known
+            // per connection (a TLS connection carries ITlsHandshakeFeature past it).
+            var name = listenOptions.ToString() ?? "";
+            var tls = name.StartsWith("https:", StringComparison.OrdinalIgnoreCase);
+            var logger = (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger("Tessera.EngineIO");
+            return new EngineIOConnectionMiddleware(next, endpoints, tls, name, logger).OnConnectionAsync;
         });
         return listenOptions;
     }
@@ -38,6 +52,9 @@ public static class EngineIOKestrelExtensions
     /// Serves Engine.IO WebSocket handshakes through the direct path on every endpoint Kestrel binds (URLs from
     /// configuration included). It sets <see cref="KestrelServerOptions.ConfigureEndpointDefaults"/>, which holds one
     /// callback: an app that sets its own should call <c>UseEngineIODirectWebSockets</c> on each endpoint instead.
+    /// Endpoint defaults run before an endpoint's own <c>UseHttps</c>, so on HTTPS endpoints the direct path stays
+    /// off (safely: see the remarks of the class); call <c>UseEngineIODirectWebSockets</c> after <c>UseHttps</c> on
+    /// such an endpoint to have it there.
     /// </summary>
     public static KestrelServerOptions UseEngineIODirectWebSockets(this KestrelServerOptions options)
     {

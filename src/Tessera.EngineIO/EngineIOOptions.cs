@@ -26,6 +26,29 @@ public sealed class EngineIOOptions
     /// <summary>Largest message (WebSocket) or POST body (polling) in bytes; larger ones close the session.</summary>
     public int MaxPayload { get; set; } = 1_000_000;
 
+    /// <summary>
+    /// Most bytes one session may have queued for its client and not yet written (the batch being written
+    /// included). A send that would go past it closes the session as a slow consumer: the handler is told
+    /// "transport error", and the session is counted in <c>tessera.engineio.slow_consumers</c>. One message is
+    /// always accepted when nothing else is queued, whatever its size. Default 4 MiB.
+    /// </summary>
+    public long MaxBufferedBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// How long one write to a WebSocket may wait for the client to take it. A client that stops reading stalls
+    /// the write; past this time its session is closed as a slow consumer (as for <see cref="MaxBufferedBytes"/>).
+    /// While a write on the direct WebSocket path is stalled, the connection's input is not read either.
+    /// Default 30 s.
+    /// </summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Most sessions open at once on this endpoint from one client address (IPv6 addresses counted per /64, an
+    /// IPv4-mapped IPv6 address as its IPv4 address); further handshakes, on every transport, are refused with
+    /// HTTP 429 and an Engine.IO error body. Null or 0 (the default) sets no limit.
+    /// </summary>
+    public int? MaxConnectionsPerAddress { get; set; }
+
     /// <summary>How long a WebSocket probe may take to send its upgrade packet.</summary>
     public TimeSpan UpgradeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -53,6 +76,9 @@ public sealed class EngineIOOptions
     /// </summary>
     public Func<HttpContext, ValueTask<EngineIORequestDecision>>? AllowRequest { get; set; }
 
+    // Task.WaitAsync's own bound on a timeout.
+    private static readonly TimeSpan MaxWriteTimeout = TimeSpan.FromDays(49);
+
     /// <summary>What is wrong with these options, or null.</summary>
     internal string? Problem()
     {
@@ -67,6 +93,18 @@ public sealed class EngineIOOptions
         if (UpgradeTimeout <= TimeSpan.Zero)
         {
             return "EngineIOOptions: UpgradeTimeout must be positive.";
+        }
+        if (MaxBufferedBytes <= 0)
+        {
+            return "EngineIOOptions: MaxBufferedBytes must be positive.";
+        }
+        if (WriteTimeout <= TimeSpan.Zero || WriteTimeout > MaxWriteTimeout)
+        {
+            return $"EngineIOOptions: WriteTimeout must be positive and at most {MaxWriteTimeout.TotalDays:0} days.";
+        }
+        if (MaxConnectionsPerAddress < 0)
+        {
+            return "EngineIOOptions: MaxConnectionsPerAddress must be 0 or more (null or 0: no limit).";
         }
         if ((Transports & EngineIOTransports.All) == 0)
         {

@@ -31,6 +31,11 @@ public sealed class EngineIOSocket
     // Starts empty (no array): an idle session holds no buffer space.
     private List<Frame> _buffer = [];
     private List<Frame>? _spare;
+    // Bytes of the frames in _buffer, and of the batch a transport is writing (the list, to know it when it comes
+    // back): together bounded by EngineIOOptions.MaxBufferedBytes.
+    private long _bufferedBytes;
+    private List<Frame>? _inFlight;
+    private long _inFlightBytes;
     private SocketState _state;
     private UpgradeState _upgrade;
     private bool _awaitingPong;
@@ -66,6 +71,18 @@ public sealed class EngineIOSocket
         }
     }
 
+    /// <summary>The transport carrying the session now (tests and diagnostics).</summary>
+    internal Transport CurrentTransport
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _transport;
+            }
+        }
+    }
+
     /// <summary>
     /// Whether the session is open. False once it starts closing (from either side, or by ping timeout), after which
     /// <see cref="Send"/> drops messages.
@@ -75,7 +92,10 @@ public sealed class EngineIOSocket
     /// <summary>A slot for the layer above (Socket.IO keeps its client here), so it needs no lookup table.</summary>
     public object? Context { get; set; }
 
-    /// <summary>Queues a message. False if the session is closing or closed (the message is dropped).</summary>
+    /// <summary>
+    /// Queues a message. False if the session is closing or closed (the message is dropped), or if the client has
+    /// left <see cref="EngineIOOptions.MaxBufferedBytes"/> unread: the session is then closed as a slow consumer.
+    /// </summary>
     public bool Send(in EngineIOOutgoingMessage message)
     {
         if (!Enqueue(new Frame(message.Encoded, message.IsBinary)))
@@ -101,7 +121,7 @@ public sealed class EngineIOSocket
             {
                 return false;
             }
-            _buffer.Add(new Frame(message.Encoded, message.IsBinary));
+            AddLocked(new Frame(message.Encoded, message.IsBinary));
             batch = TakeBatchLocked(out sink);
         }
         sink?.Deliver(this, batch!);
@@ -120,17 +140,92 @@ public sealed class EngineIOSocket
     {
         IFrameSink? sink;
         List<Frame>? batch;
+        long queued;
         lock (_lock)
         {
             if (_state != SocketState.Open)
             {
                 return false;
             }
-            _buffer.Add(frame);
-            batch = TakeBatchLocked(out sink);
+            queued = _bufferedBytes + _inFlightBytes;
+            if (queued == 0 || queued + frame.Data.Length <= _server.Options.MaxBufferedBytes)
+            {
+                AddLocked(frame);
+                batch = TakeBatchLocked(out sink);
+                queued = -1;
+            }
+            else
+            {
+                batch = null;
+                sink = null;
+            }
+        }
+        if (queued >= 0)
+        {
+            // The client does not take what it is sent: the frame is dropped and the session ends.
+            CloseAsSlowConsumer(null, queued + frame.Data.Length);
+            return false;
         }
         sink?.Deliver(this, batch!);
         return true;
+    }
+
+    /// <summary>Bytes queued for the client and not yet written, the batch being written included.</summary>
+    internal long BufferedBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _bufferedBytes + _inFlightBytes;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The client does not read what it is sent (its queue passed MaxBufferedBytes, or a write stalled past
+    /// WriteTimeout): the session ends as "transport error", its transport cut off (a close frame would only queue
+    /// behind the rest). <paramref name="transport"/>, when given, must still be the session's.
+    /// </summary>
+    internal void CloseAsSlowConsumer(Transport? transport, long bytes)
+    {
+        lock (_lock)
+        {
+            if (transport is not null && !ReferenceEquals(_transport, transport))
+            {
+                return;
+            }
+        }
+        Terminate(CloseReason.TransportError, Frame.Close, gracefulTransport: false, slowConsumerBytes: bytes);
+    }
+
+    private void AddLocked(Frame frame)
+    {
+        _buffer.Add(frame);
+        _bufferedBytes += frame.Data.Length;
+    }
+
+    /// <summary>Hands the whole buffer out as a batch; the transport gives it back when it is written.</summary>
+    private List<Frame> TakeBufferLocked(int capacity = 1)
+    {
+        var batch = _buffer;
+        _buffer = _spare ?? new List<Frame>(capacity);
+        _spare = null;
+        _inFlight = batch;
+        _inFlightBytes = _bufferedBytes;
+        _bufferedBytes = 0;
+        return batch;
+    }
+
+    /// <summary>A batch came back written (or failed): its bytes no longer count.</summary>
+    private void BatchDoneLocked(List<Frame> batch)
+    {
+        if (ReferenceEquals(batch, _inFlight))
+        {
+            _inFlight = null;
+            _inFlightBytes = 0;
+        }
+        RecycleLocked(batch);
     }
 
     private List<Frame>? TakeBatchLocked(out IFrameSink? sink)
@@ -141,14 +236,7 @@ public sealed class EngineIOSocket
             return null;
         }
         sink = _transport.TryReserveLocked();
-        if (sink is null)
-        {
-            return null;
-        }
-        var batch = _buffer;
-        _buffer = _spare ?? new List<Frame>(1);
-        _spare = null;
-        return batch;
+        return sink is null ? null : TakeBufferLocked();
     }
 
     private void RecycleLocked(List<Frame> batch)
@@ -195,7 +283,7 @@ public sealed class EngineIOSocket
                         break;
                     }
                     _awaitingPong = true;
-                    _buffer.Add(Frame.Ping);
+                    AddLocked(Frame.Ping);
                     batch = TakeBatchLocked(out sink);
                     var now = Environment.TickCount64;
                     if (sink is not null)
@@ -243,17 +331,11 @@ public sealed class EngineIOSocket
             }
             _state = SocketState.Closing;
             _closingReason = reason;
-            _buffer.Add(Frame.Close);
+            AddLocked(Frame.Close);
             // Bound the wait for a polling client to come and collect the close packet.
             _heartbeat?.Change(_server.Options.PingTimeout, Timeout.InfiniteTimeSpan);
             sink = _transport.TryReserveLocked();
-            batch = null;
-            if (sink is not null)
-            {
-                batch = _buffer;
-                _buffer = _spare ?? new List<Frame>(1);
-                _spare = null;
-            }
+            batch = sink is null ? null : TakeBufferLocked();
         }
         sink?.Deliver(this, batch!);
     }
@@ -262,7 +344,12 @@ public sealed class EngineIOSocket
     /// Ends the session at once. A parked GET receives <paramref name="lastWord"/> (Node sends a close packet
     /// when the server ends the session, a noop when the client did), a WebSocket is closed.
     /// </summary>
-    internal void Terminate(CloseReason reason, Frame lastWord, bool gracefulTransport = true)
+    /// <param name="reason">Why the session ends.</param>
+    /// <param name="lastWord">What a parked GET receives.</param>
+    /// <param name="gracefulTransport">Whether a WebSocket gets a close handshake rather than being cut off.</param>
+    /// <param name="slowConsumerBytes">Set when the session ends as a slow consumer: the bytes it left unread.</param>
+    /// <returns>False when the session was already closed.</returns>
+    internal bool Terminate(CloseReason reason, Frame lastWord, bool gracefulTransport = true, long slowConsumerBytes = -1)
     {
         Transport transport;
         IFrameSink? pollSink = null;
@@ -270,7 +357,7 @@ public sealed class EngineIOSocket
         {
             if (_state == SocketState.Closed)
             {
-                return;
+                return false;
             }
             _state = SocketState.Closed;
             _closingReason = reason;
@@ -287,10 +374,20 @@ public sealed class EngineIOSocket
             _heartbeat?.Dispose();
             _heartbeat = null;
             _buffer.Clear();
+            _bufferedBytes = 0;
+            // A batch still in the transport's hands comes back (or not) on its own; it no longer counts.
+            _inFlight = null;
+            _inFlightBytes = 0;
         }
         pollSink?.Deliver(this, [lastWord]);
         transport.Shutdown(gracefulTransport);
+        if (slowConsumerBytes >= 0)
+        {
+            // Counted before the handler hears of the close.
+            _server.OnSlowConsumer(this, slowConsumerBytes);
+        }
         _server.OnSocketClosed(this, reason);
+        return true;
     }
 
     /// <summary>A transport's batch is out. Returns the next batch for the same sink, or null.</summary>
@@ -301,16 +398,14 @@ public sealed class EngineIOSocket
         CloseReason? reason = null;
         lock (_lock)
         {
-            RecycleLocked(batch);
+            BatchDoneLocked(batch);
             if (closed)
             {
                 reason = _closingReason ?? CloseReason.ForcedClose;
             }
             else if (ReferenceEquals(_transport, transport) && _state != SocketState.Closed && _buffer.Count > 0)
             {
-                next = _buffer;
-                _buffer = _spare ?? new List<Frame>(1);
-                _spare = null;
+                next = TakeBufferLocked();
             }
             if (next is null && transport is WebSocketTransport ws)
             {
@@ -401,9 +496,7 @@ public sealed class EngineIOSocket
             }
             if (_buffer.Count > 0)
             {
-                batch = _buffer;
-                _buffer = _spare ?? new List<Frame>(4);
-                _spare = null;
+                batch = TakeBufferLocked(4);
                 return PollStart.Immediate;
             }
             if (_upgrade == UpgradeState.Probed)
@@ -437,7 +530,7 @@ public sealed class EngineIOSocket
         var closed = EndsWithClose(batch);
         lock (_lock)
         {
-            RecycleLocked(batch);
+            BatchDoneLocked(batch);
         }
         if (closed)
         {
@@ -612,7 +705,8 @@ public sealed class EngineIOSocket
                 _state = SocketState.Closing;
                 _closingReason = CloseReason.TransportClose;
                 _buffer.Clear();
-                _buffer.Add(Frame.ClientCloseNoop);
+                _bufferedBytes = 0;
+                AddLocked(Frame.ClientCloseNoop);
                 _heartbeat?.Change(ClientCloseGrace, Timeout.InfiniteTimeSpan);
                 return;
             }

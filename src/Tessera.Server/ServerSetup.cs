@@ -15,7 +15,9 @@ public static class ServerSetup
     {
         var tessera = configuration.GetSection("Tessera");
         var auth = tessera.GetSection("Auth");
-        var socketIO = services.AddSocketIO()
+        // Per-address session bound (CONTRACT §2 Limits:ConnectionsPerAddress), enforced by Engine.IO on every
+        // handshake path; the bench app sets none.
+        var socketIO = services.AddSocketIO(o => o.EngineIO.MaxConnectionsPerAddress = tessera.GetValue("Limits:ConnectionsPerAddress", 1000))
             .AddJwtAuthentication(o =>
             {
                 o.ClockSkew = auth.GetValue("ClockSkew", TimeSpan.FromSeconds(30));

@@ -14,7 +14,7 @@ namespace Tessera.EngineIO.Tests;
 /// </summary>
 public class DirectWebSocketTests
 {
-    private const string Handshake = "/engine.io/?EIO=4&transport=websocket";
+    internal const string Handshake = "/engine.io/?EIO=4&transport=websocket";
 
     [Fact]
     public async Task Handshake_is_answered_with_the_accept_key_then_the_open_packet()
@@ -290,13 +290,13 @@ public class DirectWebSocketTests
     /// Kestrel's HTTP stack adds Date and Server headers to its 101; the direct path writes neither. Without this
     /// check a broken direct path would go unnoticed, as Kestrel would answer the same handshake.
     /// </summary>
-    private static void AssertAnsweredDirectly(string head)
+    internal static void AssertAnsweredDirectly(string head)
     {
         Assert.DoesNotContain("\r\nServer:", head, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("\r\nDate:", head, StringComparison.OrdinalIgnoreCase);
     }
 
-    private static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+    internal static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
 
     private static string ExpectedAccept(string key)
     {
@@ -306,13 +306,13 @@ public class DirectWebSocketTests
 #pragma warning restore CA5350
     }
 
-    private static byte[] UpgradeRequest(RawClient client, string target, string key, string extraHeaders = "") =>
+    internal static byte[] UpgradeRequest(RawClient client, string target, string key, string extraHeaders = "") =>
         Encoding.ASCII.GetBytes(
             $"GET {target} HTTP/1.1\r\nHost: {client.Host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
             $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extraHeaders}\r\n");
 
     /// <summary>A client frame as RFC 6455 §5.2 lays it out, masked unless told otherwise.</summary>
-    private static byte[] ClientFrame(WebSocketOpcode opcode, ReadOnlySpan<byte> payload, bool fin = true, bool masked = true)
+    internal static byte[] ClientFrame(WebSocketOpcode opcode, ReadOnlySpan<byte> payload, bool fin = true, bool masked = true)
     {
         var frame = new List<byte> { (byte)((fin ? 0x80 : 0) | (byte)opcode) };
         var maskBit = masked ? 0x80 : 0;
@@ -344,13 +344,13 @@ public class DirectWebSocketTests
         return [.. frame];
     }
 
-    private sealed record ServerFrame(WebSocketOpcode Opcode, bool Fin, byte[] Payload)
+    internal sealed record ServerFrame(WebSocketOpcode Opcode, bool Fin, byte[] Payload)
     {
         public string Text => Encoding.UTF8.GetString(Payload);
     }
 
     /// <summary>One TCP connection; every read and write gives up after 10 seconds.</summary>
-    private sealed class RawClient : IAsyncDisposable
+    internal sealed class RawClient : IAsyncDisposable
     {
         private readonly TcpClient _tcp;
         private readonly NetworkStream _stream;
@@ -367,10 +367,16 @@ public class DirectWebSocketTests
 
         public CancellationToken Token => _timeout.Token;
 
-        public static async Task<RawClient> ConnectAsync(TestServer server)
+        /// <param name="server">The server to connect to.</param>
+        /// <param name="receiveBufferSize">The socket's receive buffer (small: a client that does not read fills it soon).</param>
+        public static async Task<RawClient> ConnectAsync(TestServer server, int? receiveBufferSize = null)
         {
             var port = new Uri(server.BaseUrl).Port;
             var tcp = new TcpClient { NoDelay = true };
+            if (receiveBufferSize is { } size)
+            {
+                tcp.ReceiveBufferSize = size;
+            }
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await tcp.ConnectAsync(IPAddress.Loopback, port, cts.Token);
             return new RawClient(tcp, $"127.0.0.1:{port}");
@@ -392,6 +398,12 @@ public class DirectWebSocketTests
         {
             await _stream.WriteAsync(bytes, Token);
             await _stream.FlushAsync(Token);
+        }
+
+        /// <summary>A write with no deadline of its own (for floods that the server is expected to cut off).</summary>
+        public async Task WriteUnboundedAsync(byte[] bytes, CancellationToken token)
+        {
+            await _stream.WriteAsync(bytes, token);
         }
 
         /// <summary>Reads an HTTP response head byte by byte, so no byte of what follows is taken.</summary>
@@ -442,6 +454,8 @@ public class DirectWebSocketTests
             await _stream.CopyToAsync(all, Token);
             return all.ToArray();
         }
+
+        public Task<byte[]> ReadBytesAsync(int count) => ReadExactlyAsync(count);
 
         private async Task<byte[]> ReadExactlyAsync(int count)
         {

@@ -78,4 +78,50 @@ public class OptionsTests
             app.MapEngineIO("/engine.io", new RecordingHandler(), o => o.MaxPayload = 0));
         Assert.Contains("MaxPayload", error.Message);
     }
+
+    [Theory]
+    [InlineData("MaxBufferedBytes")]
+    [InlineData("WriteTimeout")]
+    [InlineData("WriteTimeout-infinite")]
+    [InlineData("MaxConnectionsPerAddress")]
+    public void Invalid_limits_refuse_to_start_with_a_clear_message(string option)
+    {
+        var app = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder().Build();
+        var error = Assert.Throws<InvalidOperationException>(() => app.MapEngineIO("/engine.io", new RecordingHandler(), o =>
+        {
+            switch (option)
+            {
+                case "MaxBufferedBytes":
+                    o.MaxBufferedBytes = 0;
+                    break;
+                case "WriteTimeout":
+                    o.WriteTimeout = TimeSpan.Zero;
+                    break;
+                case "WriteTimeout-infinite":
+                    o.WriteTimeout = Timeout.InfiniteTimeSpan;
+                    break;
+                default:
+                    o.MaxConnectionsPerAddress = -1;
+                    break;
+            }
+        }));
+        Assert.Contains(option.Split('-')[0], error.Message);
+    }
+
+    [Fact]
+    public void Limits_have_documented_defaults_and_are_copied_per_endpoint()
+    {
+        var defaults = new EngineIOOptions();
+        Assert.Equal(4 * 1024 * 1024, defaults.MaxBufferedBytes);
+        Assert.Equal(TimeSpan.FromSeconds(30), defaults.WriteTimeout);
+        Assert.Null(defaults.MaxConnectionsPerAddress);
+
+        var copy = EngineIOEndpointRouteBuilderExtensions.Clone(new EngineIOOptions
+        {
+            MaxBufferedBytes = 1,
+            WriteTimeout = TimeSpan.FromSeconds(1),
+            MaxConnectionsPerAddress = 7,
+        });
+        Assert.Equal((1L, TimeSpan.FromSeconds(1), (int?)7), (copy.MaxBufferedBytes, copy.WriteTimeout, copy.MaxConnectionsPerAddress));
+    }
 }

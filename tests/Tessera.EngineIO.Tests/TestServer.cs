@@ -83,6 +83,7 @@ public sealed class TestServer : IAsyncDisposable
     public string BaseUrl { get; }
     public HttpClient Http { get; }
     public IHostApplicationLifetime Lifetime => _app.Lifetime;
+    public IServiceProvider Services => _app.Services;
 
     public static async Task<TestServer> StartAsync(Action<EngineIOOptions>? configure = null, bool directWebSockets = true)
     {

@@ -66,6 +66,20 @@ public class LimitsTests
     }
 
     [Fact]
+    public async Task Sessions_beyond_ConnectionsPerAddress_are_refused_with_429()
+    {
+        await using var server = await ServerProcess.StartAsync(extra: ["--Tessera:Limits:ConnectionsPerAddress=2"]);
+        for (var i = 0; i < 2; i++)
+        {
+            using var open = await server.Http.GetAsync("/socket.io/?EIO=4&transport=polling");
+            Assert.Equal(System.Net.HttpStatusCode.OK, open.StatusCode);
+        }
+        using var refused = await server.Http.GetAsync("/socket.io/?EIO=4&transport=polling");
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("application/json", refused.Content.Headers.ContentType!.MediaType);
+    }
+
+    [Fact]
     public async Task An_invalid_limit_stops_the_server_at_start_with_a_clear_message()
     {
         var data = ServerProcess.NewDataDirectory();

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using Tessera.EngineIO.Internal.WebSockets;
 
@@ -13,19 +16,49 @@ namespace Tessera.EngineIO.Internal;
 /// answered here and the connection becomes the session's transport. Anything else — other paths, polling,
 /// upgrades from polling, malformed or unusual requests — is handed to Kestrel's HTTP stack untouched.
 /// </summary>
-internal sealed class EngineIOConnectionMiddleware(ConnectionDelegate next, EngineIOEndpoints endpoints)
+/// <remarks>
+/// On a TLS endpoint it only ever sees decrypted bytes: placed in front of <c>UseHttps</c> (which is where
+/// <c>KestrelServerOptions.UseEngineIODirectWebSockets</c> puts it, endpoint defaults running before an endpoint's
+/// own <c>UseHttps</c>), it would read the raw socket, so there it hands every connection on untouched and a
+/// plaintext handshake on the TLS port meets the TLS layer, never a 101.
+/// </remarks>
+internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate next, EngineIOEndpoints endpoints, bool tlsEndpoint, string endpointName, ILogger logger)
 {
     // A connection that sends no complete head in this time goes to Kestrel, whose own timeouts then apply.
     private static readonly TimeSpan HeadTimeout = TimeSpan.FromSeconds(10);
 
-    public Task OnConnectionAsync(ConnectionContext connection) =>
-        endpoints.IsEmpty ? next(connection) : HandleAsync(connection);
+    // Set once the middleware finds itself in front of the endpoint's TLS layer (see remarks).
+    private volatile bool _beforeTls;
+
+    public Task OnConnectionAsync(ConnectionContext connection)
+    {
+        if (endpoints.IsEmpty || _beforeTls)
+        {
+            return next(connection);
+        }
+        if (connection.Features.Get<ITlsHandshakeFeature>() is null && tlsEndpoint)
+        {
+            // A TLS endpoint, yet no TLS on this connection: the middleware runs before UseHttps.
+            OnBeforeTls();
+            return next(connection);
+        }
+        return HandleAsync(connection);
+    }
+
+    private void OnBeforeTls()
+    {
+        if (!_beforeTls)
+        {
+            _beforeTls = true;
+            Log.BeforeTls(logger, endpointName);
+        }
+    }
 
     private async Task HandleAsync(ConnectionContext connection)
     {
         // The handshake is passed on without a local of its own, so while the session runs this method's state
         // (kept alive by the await) holds nothing of it.
-        var session = Start(connection, await ReadHandshakeAsync(connection.Transport.Input).ConfigureAwait(false));
+        var session = Start(connection, await ReadHandshakeAsync(connection).ConfigureAwait(false));
         await session.ConfigureAwait(false);
     }
 
@@ -36,8 +69,9 @@ internal sealed class EngineIOConnectionMiddleware(ConnectionDelegate next, Engi
     /// Reads until the first request head is complete. On a match the head is consumed; otherwise nothing is,
     /// and Kestrel reads the same bytes again.
     /// </summary>
-    private async ValueTask<(UpgradeRequest?, EngineIOServer?, Dictionary<string, StringValues>?)> ReadHandshakeAsync(PipeReader input)
+    private async ValueTask<(UpgradeRequest?, EngineIOServer?, Dictionary<string, StringValues>?)> ReadHandshakeAsync(ConnectionContext connection)
     {
+        var input = connection.Transport.Input;
         CancellationTokenSource? timeout = null;
         try
         {
@@ -61,13 +95,21 @@ internal sealed class EngineIOConnectionMiddleware(ConnectionDelegate next, Engi
                 {
                     if (result.IsCompleted || buffer.Length >= UpgradeRequest.MaxHeadLength || !StartsLikeGet(buffer))
                     {
+                        if (StartsLikeTls(buffer) && connection.Features.Get<ITlsHandshakeFeature>() is null)
+                        {
+                            // A TLS ClientHello in clear: this endpoint's TLS layer comes after the middleware, though
+                            // the endpoint did not say it was TLS. Step aside for good.
+                            OnBeforeTls();
+                        }
                         input.AdvanceTo(buffer.Start);
                         return default;
                     }
                     input.AdvanceTo(buffer.Start, buffer.End);
                     continue;
                 }
-                var match = headLength <= UpgradeRequest.MaxHeadLength ? Match(buffer.Slice(0, headLength)) : default;
+                var match = headLength <= UpgradeRequest.MaxHeadLength
+                    ? Match(buffer.Slice(0, headLength), (connection.RemoteEndPoint as IPEndPoint)?.Address)
+                    : default;
                 input.AdvanceTo(match.Item1 is null ? buffer.Start : buffer.GetPosition(headLength));
                 return match;
             }
@@ -86,7 +128,19 @@ internal sealed class EngineIOConnectionMiddleware(ConnectionDelegate next, Engi
         return "GET "u8.StartsWith(start[..length]);
     }
 
-    private (UpgradeRequest?, EngineIOServer?, Dictionary<string, StringValues>?) Match(ReadOnlySequence<byte> head)
+    /// <summary>A TLS handshake record (content type 22, version 3.x) where a request head was expected.</summary>
+    private static bool StartsLikeTls(ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> start = stackalloc byte[2];
+        if (buffer.Length < 2)
+        {
+            return false;
+        }
+        buffer.Slice(0, 2).CopyTo(start);
+        return start[0] == 0x16 && start[1] == 0x03;
+    }
+
+    private (UpgradeRequest?, EngineIOServer?, Dictionary<string, StringValues>?) Match(ReadOnlySequence<byte> head, IPAddress? remote)
     {
         var request = UpgradeRequest.TryParse(head.IsSingleSegment ? head.FirstSpan : head.ToArray());
         if (request is null || endpoints.Find(request.Path) is not { } server)
@@ -94,6 +148,12 @@ internal sealed class EngineIOConnectionMiddleware(ConnectionDelegate next, Engi
             return default;
         }
         var query = QueryHelpers.ParseQuery(request.QueryString);
-        return server.CanServeDirect(request, query) ? (request, server, query) : default;
+        return server.TryTakeDirect(request, query, remote) ? (request, server, query) : default;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(103, LogLevel.Warning, "The direct WebSocket path runs before UseHttps on {Endpoint}, so it is off there (WebSocket handshakes take the HTTP stack). Call UseEngineIODirectWebSockets() after UseHttps() on that endpoint to use it.", EventName = "DirectPathBeforeTls")]
+        public static partial void BeforeTls(ILogger logger, string endpoint);
     }
 }

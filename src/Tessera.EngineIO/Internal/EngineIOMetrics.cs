@@ -4,7 +4,7 @@ namespace Tessera.EngineIO.Internal;
 
 /// <summary>
 /// Engine.IO instruments (meter "Tessera.EngineIO", from the host's <see cref="IMeterFactory"/>): messages and bytes
-/// each way. Free when nobody listens.
+/// each way, sessions closed as slow consumers. Free when nobody listens.
 /// </summary>
 internal sealed class EngineIOMetrics
 {
@@ -18,6 +18,8 @@ internal sealed class EngineIOMetrics
         MessagesOut = meter.CreateCounter<long>("tessera.engineio.messages.out", description: "Messages queued to clients");
         BytesIn = meter.CreateCounter<long>("tessera.engineio.bytes.in", "By", "Message bytes received");
         BytesOut = meter.CreateCounter<long>("tessera.engineio.bytes.out", "By", "Message bytes queued");
+        SlowConsumers = meter.CreateCounter<long>("tessera.engineio.slow_consumers",
+            description: "Sessions closed because their client did not read what was sent to it (MaxBufferedBytes or WriteTimeout)");
     }
 
     public Counter<long> MessagesIn { get; }
@@ -27,4 +29,6 @@ internal sealed class EngineIOMetrics
     public Counter<long> BytesIn { get; }
 
     public Counter<long> BytesOut { get; }
+
+    public Counter<long> SlowConsumers { get; }
 }

@@ -4,7 +4,7 @@ namespace Tessera.EngineIO.Internal;
 
 internal sealed partial class EngineIOServer
 {
-    // Event ids 1-15 under the "Tessera.EngineIO" category; the WebSocket transports use 101-102 and 121-125.
+    // Event ids 1-17 under the "Tessera.EngineIO" category; the direct path uses 101-104, the managed WebSocket transport 121-126.
     // Client misbehaviour is logged at Debug: a client's garbage must not fill an operator's logs.
     // Nothing here ever logs a URL or query string, which may carry tokens.
     private static partial class Log
@@ -45,5 +45,11 @@ internal sealed partial class EngineIOServer
 
         [LoggerMessage(15, LogLevel.Debug, "Engine.IO session {Sid}: WebSocket for a session that cannot upgrade; closed at once.")]
         public static partial void UpgradeIgnored(ILogger logger, string sid);
+
+        [LoggerMessage(16, LogLevel.Debug, "Engine.IO session {Sid}: the client does not read what it is sent ({Bytes} bytes waiting); closing the session as a slow consumer.")]
+        public static partial void SlowConsumer(ILogger logger, string sid, long bytes);
+
+        [LoggerMessage(17, LogLevel.Debug, "Engine.IO handshake refused: the client's address already has {Limit} sessions open (MaxConnectionsPerAddress).")]
+        public static partial void TooManyConnections(ILogger logger, int limit);
     }
 }

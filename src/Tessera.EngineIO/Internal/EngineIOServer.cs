@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using System.Net;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -27,6 +28,7 @@ internal sealed partial class EngineIOServer
     private readonly ILogger _logger;
     private readonly byte[] _openSuffixPolling;
     private readonly byte[] _openSuffixWebSocket;
+    private readonly AddressLimiter? _addresses;
 
     public EngineIOServer(EngineIOOptions options, EngineIOHandler handler, ILogger logger, EngineIOMetrics? metrics = null)
     {
@@ -38,6 +40,7 @@ internal sealed partial class EngineIOServer
         var canUpgrade = options.AllowUpgrades && options.Transports.HasFlag(EngineIOTransports.WebSocket);
         _openSuffixPolling = OpenSuffix(options, canUpgrade ? "[\"websocket\"]" : "[]");
         _openSuffixWebSocket = OpenSuffix(options, "[]");
+        _addresses = options.MaxConnectionsPerAddress is > 0 and var limit ? new AddressLimiter(limit) : null;
     }
 
     public EngineIOOptions Options { get; }
@@ -45,6 +48,9 @@ internal sealed partial class EngineIOServer
     internal EngineIOMetrics Metrics { get; }
 
     public int ClientsCount => _clients.Count;
+
+    /// <summary>Sessions open per client address, when <see cref="EngineIOOptions.MaxConnectionsPerAddress"/> is set.</summary>
+    internal AddressLimiter? Addresses => _addresses;
 
     /// <summary>Diagnostic hook: a GET was parked for the session with this id (tests await it instead of sleeping).</summary>
     internal Action<string>? PollParked { get; set; }
@@ -228,24 +234,48 @@ internal sealed partial class EngineIOServer
         return socket;
     }
 
-    /// <summary>Whether the direct path may answer this handshake itself; otherwise Kestrel's HTTP stack does.</summary>
-    internal bool CanServeDirect(UpgradeRequest request, Dictionary<string, StringValues> query) =>
+    /// <summary>
+    /// Whether the direct path may answer this handshake itself; otherwise Kestrel's HTTP stack does. When it may,
+    /// a slot of <see cref="EngineIOOptions.MaxConnectionsPerAddress"/> has been taken for <paramref name="remote"/>,
+    /// which <see cref="StartDirect"/> then owns. A client address over its limit goes to the HTTP stack too, which
+    /// refuses it with the usual 429.
+    /// </summary>
+    internal bool TryTakeDirect(UpgradeRequest request, Dictionary<string, StringValues> query, IPAddress? remote) =>
         Options.Transports.HasFlag(EngineIOTransports.WebSocket)
         && Options.AllowRequest is null
         && !(Options.PerMessageDeflate && request.OffersExtensions)
         && query.TryGetValue("transport", out var transport) && transport == "websocket"
         && query.TryGetValue("EIO", out var version) && version == "4"
-        && !query.ContainsKey("sid");
+        && !query.ContainsKey("sid")
+        && !HasForwardedHeaders(request)
+        && (_addresses is null || _addresses.TryAcquire(remote));
 
     /// <summary>
-    /// A WebSocket handshake taken by the direct path (see <see cref="CanServeDirect"/>): answers 101 and returns
+    /// A handshake that came through a proxy (Forwarded, X-Forwarded-*): the client's address and scheme are for
+    /// the app's forwarded-headers middleware to decide, which runs only on the HTTP path.
+    /// </summary>
+    private static bool HasForwardedHeaders(UpgradeRequest request)
+    {
+        foreach (var (name, _) in request.Headers)
+        {
+            if (name.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// A WebSocket handshake taken by the direct path (see <see cref="TryTakeDirect"/>): answers 101 and returns
     /// the session's receive loop, which ends with the connection. Not async itself, so that no state of its own
     /// stays alive for the connection's lifetime.
     /// </summary>
     internal Task StartDirect(ConnectionContext connection, UpgradeRequest request, Dictionary<string, StringValues> query)
     {
-        var transport = new DirectWebSocketTransport(connection, Options.MaxPayload, _logger);
-        EngineIOSocket socket;
+        var transport = new DirectWebSocketTransport(connection, Options, _logger);
+        EngineIOSocket? socket = null;
         ValueTask opened;
         try
         {
@@ -266,6 +296,15 @@ internal sealed partial class EngineIOServer
         catch (Exception ex)
         {
             Log.RequestFailed(_logger, ex);
+            if (socket is not null && _clients.ContainsKey(socket.Id))
+            {
+                // Registered: closing it gives its address slot back.
+                socket.Terminate(CloseReason.TransportError, Frame.Close, gracefulTransport: false);
+            }
+            else
+            {
+                _addresses?.Release((connection.RemoteEndPoint as IPEndPoint)?.Address);
+            }
             connection.Abort();
             return Task.CompletedTask;
         }
@@ -278,8 +317,25 @@ internal sealed partial class EngineIOServer
         }
     }
 
+    /// <summary>Takes a session slot for the client's address; false (and the 429 written) when it has none left.</summary>
+    private async ValueTask<bool> TryAcquireAddressAsync(HttpContext context)
+    {
+        if (_addresses is null || _addresses.TryAcquire(context.Connection.RemoteIpAddress))
+        {
+            return true;
+        }
+        Log.TooManyConnections(_logger, _addresses.Limit);
+        await WriteErrorAsync(context, ErrorCode.Forbidden, StatusCodes.Status429TooManyRequests, "Too many connections").ConfigureAwait(false);
+        return false;
+    }
+
     private async Task HandshakePollingAsync(HttpContext context)
     {
+        if (!await TryAcquireAddressAsync(context).ConfigureAwait(false))
+        {
+            return;
+        }
+        // From here the slot belongs to the session, given back when it closes (OnSocketClosed).
         var socket = new EngineIOSocket(this, NewId(), new EngineIOHandshake(context), new PollingTransport());
         AppendCookie(context, socket.Id);
         await OpenSessionAsync(socket).ConfigureAwait(false);
@@ -289,10 +345,23 @@ internal sealed partial class EngineIOServer
 
     private async Task HandshakeWebSocketAsync(HttpContext context)
     {
-        ApplyCors(context);
+        if (!await TryAcquireAddressAsync(context).ConfigureAwait(false))
+        {
+            return;
+        }
+        WebSocket webSocket;
         var id = NewId();
-        AppendCookie(context, id);
-        var webSocket = await AcceptAsync(context).ConfigureAwait(false);
+        try
+        {
+            ApplyCors(context);
+            AppendCookie(context, id);
+            webSocket = await AcceptAsync(context).ConfigureAwait(false);
+        }
+        catch
+        {
+            _addresses?.Release(context.Connection.RemoteIpAddress);
+            throw;
+        }
         var transport = new ManagedWebSocketTransport(webSocket, Options, _logger);
         var socket = new EngineIOSocket(this, id, new EngineIOHandshake(context), transport);
         await OpenSessionAsync(socket).ConfigureAwait(false);
@@ -546,9 +615,19 @@ internal sealed partial class EngineIOServer
 
     internal void OnSocketClosed(EngineIOSocket socket, CloseReason reason)
     {
-        _clients.TryRemove(new KeyValuePair<string, EngineIOSocket>(socket.Id, socket));
+        if (_clients.TryRemove(new KeyValuePair<string, EngineIOSocket>(socket.Id, socket)))
+        {
+            _addresses?.Release(socket.Handshake.RemoteAddress);
+        }
         Log.SessionClosed(_logger, socket.Id, reason.ToNodeString());
         _ = DispatchCloseAsync(socket, reason.ToNodeString());
+    }
+
+    /// <summary>A session closed as a slow consumer (<see cref="EngineIOSocket.CloseAsSlowConsumer"/>).</summary>
+    internal void OnSlowConsumer(EngineIOSocket socket, long bytes)
+    {
+        Metrics.SlowConsumers.Add(1);
+        Log.SlowConsumer(_logger, socket.Id, bytes);
     }
 
     private async Task DispatchCloseAsync(EngineIOSocket socket, string reason)

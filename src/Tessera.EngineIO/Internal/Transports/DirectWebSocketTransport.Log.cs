@@ -11,5 +11,8 @@ internal sealed partial class DirectWebSocketTransport
 
         [LoggerMessage(102, LogLevel.Debug, "Session {Sid}: the WebSocket connection failed ({Error})", EventName = "DirectWebSocketFailed")]
         public static partial void DirectWebSocketFailed(ILogger logger, string sid, string error);
+
+        [LoggerMessage(104, LogLevel.Debug, "Session {Sid}: the client has not read what it was sent for {TimeoutMs} ms (WriteTimeout); closing the connection", EventName = "DirectWebSocketStalled")]
+        public static partial void DirectWebSocketStalled(ILogger logger, string sid, long timeoutMs);
     }
 }

@@ -24,26 +24,48 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     private readonly ConnectionContext _connection;
     private readonly PipeWriter _output;
     private readonly long _maxPayload;
+    private readonly EngineIOOptions _options;
     private readonly ILogger _logger;
     private EngineIOSocket? _owner;
     // Everything below is guarded by lock (this) (an internal object: no Lock instance per connection): one
     // thread at a time "pumps" writes into the output pipe.
     private bool _pumping;
     private List<Frame>? _queued;
-    private byte[]? _control;
+    // The pong to write next. A ping arriving before it is out replaces it (RFC 6455 §5.5.3 allows answering
+    // only the latest), so a ping flood costs one pending frame, never a growing backlog.
+    private byte[]? _pong;
+    // The close frame to write, after whatever is pending; nothing goes out after it.
+    private byte[]? _close;
     private bool _closeSent;
+    private bool _closeWritten;
     private bool _finished;
     private bool _outputCompleted;
+    // Set while a flush waits for the peer to read (the output is stalled): the receive loop stops reading until it
+    // completes, so a client that does not read cannot make the server keep working on its input.
+    private volatile TaskCompletionSource? _stall;
 
-    public DirectWebSocketTransport(ConnectionContext connection, long maxPayload, ILogger logger)
+    public DirectWebSocketTransport(ConnectionContext connection, EngineIOOptions options, ILogger logger)
     {
         _connection = connection;
         _output = connection.Transport.Output;
-        _maxPayload = maxPayload;
+        _maxPayload = options.MaxPayload;
+        _options = options;
         _logger = logger;
     }
 
     public override bool CanCloseWhileWriting => true;
+
+    // Only for fragmented or very large messages (most connections never create one); used by the receive loop.
+    private MessageAssembler? _assembler;
+
+    /// <summary>Diagnostics (tests): pongs written, pongs replaced by a newer one before going out, and how many
+    /// times the receive loop waited for a stalled output.</summary>
+    internal int PongsWritten;
+    internal int PongsReplaced;
+    internal int ReadPauses;
+
+    /// <summary>Bytes held for a message still arriving (tests).</summary>
+    internal int AssemblerCapacity => Volatile.Read(ref _assembler)?.Capacity ?? 0;
 
     public void Attach(EngineIOSocket owner) => _owner = owner;
 
@@ -64,29 +86,41 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
 
     private void SendPong(ReadOnlySpan<byte> payload)
     {
-        var frame = new ArrayBufferWriter<byte>(WebSocketFrame.HeaderLength(payload.Length) + payload.Length);
-        WebSocketFrame.Write(frame, WebSocketOpcode.Pong, payload);
-        SendControl(frame.WrittenSpan.ToArray(), isClose: false);
-    }
-
-    private void SendClose(ushort status)
-    {
-        var frame = new ArrayBufferWriter<byte>(4);
-        WebSocketFrame.WriteClose(frame, status);
-        SendControl(frame.WrittenSpan.ToArray(), isClose: true);
-    }
-
-    /// <summary>Queues a control frame ahead of any batch; nothing goes out after a close frame.</summary>
-    private void SendControl(byte[] frame, bool isClose)
-    {
+        var frame = new byte[WebSocketFrame.HeaderLength(payload.Length) + payload.Length];
+        var header = WebSocketFrame.WriteHeader(frame, WebSocketOpcode.Pong, payload.Length);
+        payload.CopyTo(frame.AsSpan(header));
         lock (this)
         {
             if (_closeSent || _outputCompleted)
             {
                 return;
             }
-            _closeSent = isClose;
-            _control = _control is null ? frame : [.. _control, .. frame];
+            if (_pong is not null)
+            {
+                PongsReplaced++;
+            }
+            _pong = frame;
+            if (_pumping)
+            {
+                return;
+            }
+            _pumping = true;
+        }
+        Pump(null);
+    }
+
+    private void SendClose(ushort status)
+    {
+        var frame = new ArrayBufferWriter<byte>(4);
+        WebSocketFrame.WriteClose(frame, status);
+        lock (this)
+        {
+            if (_closeSent || _outputCompleted)
+            {
+                return;
+            }
+            _closeSent = true;
+            _close = frame.WrittenSpan.ToArray();
             if (_pumping)
             {
                 return;
@@ -97,8 +131,8 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     }
 
     /// <summary>
-    /// Writes control frames and batches until there is nothing left, flushing once per round. Synchronous
-    /// while flushes complete synchronously (the usual case), so a send costs no task.
+    /// Writes the pending pong, batches and the close frame until there is nothing left, flushing once per round.
+    /// Synchronous while flushes complete synchronously (the usual case), so a send costs no task.
     /// </summary>
     private void Pump(List<Frame>? batch)
     {
@@ -106,27 +140,41 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         {
             while (true)
             {
-                byte[]? control;
+                byte[]? pong;
+                byte[]? close;
+                bool afterClose;
                 lock (this)
                 {
-                    control = _control;
-                    _control = null;
+                    pong = _pong;
+                    _pong = null;
+                    close = _close;
+                    _close = null;
                     batch ??= _queued;
                     _queued = null;
-                    if (control is null && batch is null)
+                    if (pong is null && close is null && batch is null)
                     {
                         StopPumpingLocked();
                         return;
                     }
+                    afterClose = _closeWritten;
+                    _closeWritten |= close is not null;
+                    if (pong is not null)
+                    {
+                        PongsWritten++;
+                    }
                 }
-                // Control frames first: a pong or a close reply must not wait behind a long batch.
-                if (control is not null)
+                // A pong first: it must not wait behind a long batch. The close frame last: nothing follows it.
+                if (pong is not null)
                 {
-                    _output.Write(control);
+                    _output.Write(pong);
                 }
-                if (batch is not null)
+                if (batch is not null && !afterClose)
                 {
                     WriteBatch(batch);
+                }
+                if (close is not null)
+                {
+                    _output.Write(close);
                 }
                 var flush = _output.FlushAsync();
                 if (!flush.IsCompletedSuccessfully)
@@ -143,17 +191,48 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         }
     }
 
+    /// <summary>
+    /// The peer is not taking what was written (the pipe is past its pause threshold): input is not read meanwhile,
+    /// and a flush that does not complete within WriteTimeout closes the session as a slow consumer.
+    /// </summary>
     private async Task PumpAfterFlushAsync(ValueTask<FlushResult> flush, List<Frame>? batch)
     {
+        var stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _stall = stall;
         try
         {
-            var result = await flush.ConfigureAwait(false);
+            FlushResult result;
+            var flushing = flush.AsTask();
+            try
+            {
+                result = await flushing.WaitAsync(_options.WriteTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                if (_owner is { } owner)
+                {
+                    Log.DirectWebSocketStalled(_logger, owner.Id, (long)_options.WriteTimeout.TotalMilliseconds);
+                    owner.CloseAsSlowConsumer(this, owner.BufferedBytes);
+                }
+                // Cut off; the flush then ends too (its reader is gone), and only then is the pipe let go.
+                _connection.Abort();
+                await ((Task)flushing).WaitAsync(CloseHandshakeTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                _ = flushing.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                OnWriteFailed(batch);
+                return;
+            }
             batch = AfterFlush(result, batch);
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             OnWriteFailed(batch);
             return;
+        }
+        finally
+        {
+            _stall = null;
+            stall.TrySetResult();
         }
         Pump(batch);
     }
@@ -172,7 +251,8 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     {
         lock (this)
         {
-            _control = null;
+            _pong = null;
+            _close = null;
             _queued = null;
             StopPumpingLocked();
         }
@@ -261,17 +341,32 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     private async Task RunAsync(EngineIOSocket socket)
     {
         var input = _connection.Transport.Input;
-        // Only for fragmented or very large messages; most connections never need one.
-        MessageAssembler? message = null;
         ushort closeStatus = 0;
         try
         {
             while (closeStatus == 0)
             {
+                if (_stall is { } stall)
+                {
+                    // The peer does not read what it is sent: read nothing more from it until it does (or the
+                    // write times out and the connection is cut).
+                    Interlocked.Increment(ref ReadPauses);
+                    await stall.Task.ConfigureAwait(false);
+                    continue;
+                }
                 var result = await input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
+                var paused = false;
                 while (closeStatus == 0)
                 {
+                    if (_stall is not null)
+                    {
+                        // Stalled while this read is being handled: keep the rest for after the stall.
+                        paused = true;
+                        break;
+                    }
+                    // Only for fragmented or very large messages; most connections never need one.
+                    var message = _assembler;
                     if (message is { IsStreaming: true })
                     {
                         // The rest of a large frame: copy what has arrived.
@@ -303,7 +398,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                         {
                             break;
                         }
-                        message ??= new MessageAssembler();
+                        message = _assembler ??= new MessageAssembler();
                         if (!message.BeginStreamed(header, _maxPayload))
                         {
                             closeStatus = message.TooLarge ? CloseStatus.MessageTooBig : CloseStatus.ProtocolError;
@@ -319,12 +414,12 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                     }
                     else if (header.Fin && header.Opcode != WebSocketOpcode.Continuation && message is not { InProgress: true })
                     {
-                        closeStatus = await OnWholeMessageAsync(socket, header, payload, message).ConfigureAwait(false);
+                        closeStatus = await OnWholeMessageAsync(socket, header, payload).ConfigureAwait(false);
                     }
                     else
                     {
                         // A fragmented message: gather the pieces (rare; Node's and browsers' clients send whole frames).
-                        message ??= new MessageAssembler();
+                        message = _assembler ??= new MessageAssembler();
                         if (!message.Append(header, payload, _maxPayload, out var complete))
                         {
                             closeStatus = message.TooLarge ? CloseStatus.MessageTooBig : CloseStatus.ProtocolError;
@@ -336,8 +431,9 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                     }
                     buffer = buffer.Slice(header.FrameLength);
                 }
-                input.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
+                // Paused: nothing more was examined, so the next read returns the rest at once.
+                input.AdvanceTo(buffer.Start, paused ? buffer.Start : buffer.End);
+                if ((result.IsCompleted || result.IsCanceled) && !paused)
                 {
                     break;
                 }
@@ -355,7 +451,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         }
         finally
         {
-            message?.Dispose();
+            _assembler?.Dispose();
             lock (this)
             {
                 _finished = true;
@@ -370,7 +466,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     }
 
     /// <summary>A message in one frame, the usual case.</summary>
-    private static ValueTask<ushort> OnWholeMessageAsync(EngineIOSocket socket, WebSocketFrameHeader header, ReadOnlySequence<byte> payload, MessageAssembler? message)
+    private ValueTask<ushort> OnWholeMessageAsync(EngineIOSocket socket, WebSocketFrameHeader header, ReadOnlySequence<byte> payload)
     {
         if (payload.IsSingleSegment)
         {
@@ -379,7 +475,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
             WebSocketFrame.Unmask(data.Span, header.MaskKey, 0);
             return DispatchAsync(socket, header.Opcode, data);
         }
-        message ??= new MessageAssembler();
+        var message = _assembler ??= new MessageAssembler();
         message.CopyWhole(header, payload);
         return DispatchAssembledAsync(socket, message);
     }

@@ -12,13 +12,21 @@ namespace Tessera.EngineIO.Internal.Transports;
 /// </summary>
 internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, EngineIOOptions options, ILogger logger) : WebSocketTransport
 {
+    // Set while a send waits for the client to read: the receive loop reads nothing meanwhile, so a client that sends
+    // faster than it reads is slowed down by TCP rather than filling the session's queue.
+    private volatile TaskCompletionSource? _stall;
+
     public WebSocket WebSocket { get; } = webSocket;
+
+    /// <summary>Diagnostics (tests): how many times the receive loop waited for a stalled send.</summary>
+    internal int ReadPauses;
 
     public override void Deliver(EngineIOSocket socket, List<Frame> batch) => _ = WriteLoopAsync(socket, batch);
 
     private async Task WriteLoopAsync(EngineIOSocket socket, List<Frame> batch)
     {
         List<Frame>? next = batch;
+        Task? stalledSend = null;
         try
         {
             while (next is not null)
@@ -31,14 +39,40 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
                         // Shutdown closes the WebSocket itself once the batch is out.
                         continue;
                     }
-                    await WebSocket.SendAsync(
+                    var send = WebSocket.SendAsync(
                         frame.Data,
                         frame.IsBinary ? WebSocketMessageType.Binary : WebSocketMessageType.Text,
                         endOfMessage: true,
-                        CancellationToken.None).ConfigureAwait(false);
+                        CancellationToken.None);
+                    if (!send.IsCompletedSuccessfully)
+                    {
+                        // The client is slow to take it: bounded by WriteTimeout (a timer only on this path).
+                        var stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        _stall = stall;
+                        try
+                        {
+                            stalledSend = send.AsTask();
+                            await stalledSend.WaitAsync(options.WriteTimeout).ConfigureAwait(false);
+                            stalledSend = null;
+                        }
+                        finally
+                        {
+                            _stall = null;
+                            stall.TrySetResult();
+                        }
+                    }
                 }
                 next = socket.OnBatchWritten(this, next);
             }
+        }
+        catch (TimeoutException)
+        {
+            Log.WriteStalled(logger, socket.Id, (long)options.WriteTimeout.TotalMilliseconds);
+            socket.CloseAsSlowConsumer(this, socket.BufferedBytes);
+            WebSocket.Abort();
+            // The aborted send fails in its own time; its exception is of no interest.
+            stalledSend?.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
         {
@@ -65,6 +99,12 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
         {
             while (true)
             {
+                if (_stall is { } stall)
+                {
+                    Interlocked.Increment(ref ReadPauses);
+                    await stall.Task.ConfigureAwait(false);
+                    continue;
+                }
                 var token = upgradeTimeout?.Token ?? CancellationToken.None;
                 // A zero-byte read waits for the next frame without holding a buffer while the socket is idle.
                 var result = await WebSocket.ReceiveAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
@@ -242,7 +282,7 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
         }
     }
 
-    // Event ids 121-126 under the "Tessera.EngineIO" category (the server uses 1-15, the direct path 101-102).
+    // Event ids 121-126 under the "Tessera.EngineIO" category (the server uses 1-17, the direct path 101-104).
     private static partial class Log
     {
         [LoggerMessage(121, LogLevel.Debug, "Engine.IO session {Sid}: payload of {Length} bytes exceeds maxPayload; closing the session.", EventName = "WebSocketPayloadTooLarge")]
@@ -259,5 +299,8 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
 
         [LoggerMessage(125, LogLevel.Debug, "Engine.IO session {Sid}: WebSocket ended ({Error}).", EventName = "WebSocketFailed")]
         public static partial void WebSocketFailed(ILogger logger, string sid, string error);
+
+        [LoggerMessage(126, LogLevel.Debug, "Engine.IO session {Sid}: the client has not read what it was sent for {TimeoutMs} ms (WriteTimeout); closing the session.", EventName = "WebSocketWriteStalled")]
+        public static partial void WriteStalled(ILogger logger, string sid, long timeoutMs);
     }
 }

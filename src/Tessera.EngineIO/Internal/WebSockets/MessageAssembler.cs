@@ -5,7 +5,9 @@ namespace Tessera.EngineIO.Internal.WebSockets;
 /// <summary>
 /// Gathers a message that does not arrive as one small frame: a fragmented message (RFC 6455 §5.4), or a frame
 /// too large to wait for inside the pipe, copied out as it arrives. Its buffer is pooled and only held while
-/// such a message is under way; most connections never create one.
+/// such a message is under way; most connections never create one. The buffer grows with the bytes that have
+/// arrived (doubling, so copying stays linear), never with what a frame header announces: a header costs nothing
+/// until its payload is actually sent.
 /// </summary>
 internal sealed class MessageAssembler : IDisposable
 {
@@ -29,6 +31,12 @@ internal sealed class MessageAssembler : IDisposable
 
     public Memory<byte> Data => _buffer is null ? Memory<byte>.Empty : _buffer.AsMemory(0, _length);
 
+    /// <summary>Size of the buffer held now (0 when none): what the message costs so far.</summary>
+    internal int Capacity => _buffer?.Length ?? 0;
+
+    // The smallest buffer rented.
+    private const int MinimumSize = 4096;
+
     /// <summary>Appends a complete data frame; false on a protocol error or past <paramref name="maxPayload"/>.</summary>
     public bool Append(WebSocketFrameHeader header, ReadOnlySequence<byte> payload, long maxPayload, out bool complete)
     {
@@ -38,6 +46,8 @@ internal sealed class MessageAssembler : IDisposable
             return false;
         }
         var start = _length;
+        // The fragment is all here; the message may go on, up to maxPayload.
+        Grow(_length + (int)payload.Length, (int)Math.Min(maxPayload, int.MaxValue));
         payload.CopyTo(_buffer.AsSpan(start));
         _length += (int)payload.Length;
         WebSocketFrame.Unmask(_buffer.AsSpan(start, (int)payload.Length), header.MaskKey, 0);
@@ -50,7 +60,7 @@ internal sealed class MessageAssembler : IDisposable
     public void CopyWhole(WebSocketFrameHeader header, ReadOnlySequence<byte> payload)
     {
         Opcode = header.Opcode;
-        Grow((int)payload.Length);
+        Grow((int)payload.Length, (int)payload.Length);
         payload.CopyTo(_buffer);
         _length = (int)payload.Length;
         WebSocketFrame.Unmask(_buffer.AsSpan(0, _length), header.MaskKey, 0);
@@ -73,6 +83,12 @@ internal sealed class MessageAssembler : IDisposable
     public long AppendStreamed(ReadOnlySequence<byte> buffer)
     {
         var take = Math.Min(buffer.Length, _streamRemaining);
+        if (take == 0)
+        {
+            return 0;
+        }
+        // Room for what arrived, doubling up to the frame's announced end (already checked against maxPayload).
+        Grow(_length + (int)take, _length + (int)_streamRemaining);
         buffer.Slice(0, take).CopyTo(_buffer.AsSpan(_length));
         _length += (int)take;
         _streamRemaining -= take;
@@ -105,17 +121,23 @@ internal sealed class MessageAssembler : IDisposable
             TooLarge = true;
             return false;
         }
-        Grow(_length + (int)header.PayloadLength);
+        // No buffer yet: it is sized by the bytes as they come (Append, AppendStreamed).
         return true;
     }
 
-    private void Grow(int size)
+    /// <summary>
+    /// Makes room for <paramref name="needed"/> bytes: at least double the current size (so the copies add up to
+    /// less than twice the message), but never past <paramref name="ceiling"/>, the most the message can still
+    /// become.
+    /// </summary>
+    private void Grow(int needed, int ceiling)
     {
-        if (_buffer is not null && _buffer.Length >= size)
+        if (needed == 0 || (_buffer is not null && _buffer.Length >= needed))
         {
             return;
         }
-        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(size, 4096));
+        var size = Math.Max(needed, Math.Min(Math.Max(MinimumSize, (_buffer?.Length ?? 0) * 2), ceiling));
+        var larger = ArrayPool<byte>.Shared.Rent(size);
         if (_buffer is not null)
         {
             _buffer.AsSpan(0, _length).CopyTo(larger);
