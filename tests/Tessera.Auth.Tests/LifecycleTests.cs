@@ -51,13 +51,14 @@ public class RefreshTests
     public async Task In_band_refresh_keeps_the_socket_its_id_and_its_rooms()
     {
         await using var server = await ShortLivedServer();
-        // exp has whole-second precision: 3 s leaves at least 0.5 s before the warning for the join below.
         var (client, connect) = await server.ConnectWithAuthAsync(new { token = Tokens.Create(lifetime: TimeSpan.FromSeconds(3)) });
         using (client)
         {
             await client.SendAsync("421[\"join\",\"room-1\"]");
-            Assert.Equal("431[true]", await client.NextTextAsync());
-            Assert.StartsWith("42[\"auth:expiring\"", await client.NextTextAsync());
+            // The join's ack and the old token's warning may come in either order on a loaded machine.
+            var first = new[] { await client.NextTextAsync(), await client.NextTextAsync() };
+            Assert.Contains("431[true]", first);
+            Assert.Contains(first, m => m.StartsWith("42[\"auth:expiring\"", StringComparison.Ordinal));
 
             var fresh = Tokens.Create(lifetime: TimeSpan.FromSeconds(6));
             var freshExp = new DateTimeOffset(new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(fresh).ValidTo).ToUnixTimeMilliseconds();

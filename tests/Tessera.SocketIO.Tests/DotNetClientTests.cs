@@ -21,8 +21,13 @@ public class DotNetClientTests
         await using var server = await SioTestServer.StartAsync();
         using var a = Client(server, "good");
         using var b = Client(server, "good");
+        // SocketIOClient 3.0.x can return from ConnectAsync a moment before it raises OnConnected (seen under load):
+        // wait for the client's own event rather than its Connected flag.
+        var aConnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        a.OnConnected += (_, _) => aConnected.TrySetResult();
         await a.ConnectAsync().WaitAsync(TimeSpan.FromSeconds(10));
         await b.ConnectAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await aConnected.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(a.Connected);
 
         var whoami = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
