@@ -108,6 +108,13 @@ public interface IAccountStore
     /// <summary>Revocations recorded after <paramref name="afterId"/>, oldest first.</summary>
     Task<IReadOnlyList<RevocationEvent>> RevocationsAfterAsync(long afterId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Throws when the store cannot serve requests: cannot be read, or cannot commit writes (disk full, read-only).
+    /// The default reads only; a store that can, also writes (the SQLite store rewrites one row).
+    /// </summary>
+    async Task CheckHealthAsync(CancellationToken cancellationToken = default) =>
+        await LastRevocationIdAsync(cancellationToken).ConfigureAwait(false);
+
     /// <summary>The id of the newest revocation recorded (0 if none).</summary>
     Task<long> LastRevocationIdAsync(CancellationToken cancellationToken = default);
 }

@@ -26,6 +26,25 @@ internal sealed partial class AuthEndpoints(string cookiePath)
     /// <summary>Where the refresh cookie is sent: the endpoints' own prefix, so no other path ever sees it.</summary>
     public string CookiePath { get; } = cookiePath;
 
+    /// <summary>
+    /// CONTRACT §4: a failing store (SQLite's disk full, read-only file system, busy past its wait; a database that
+    /// cannot be reached) answers 503 with Retry-After and a JSON message; the failure is logged without request data.
+    /// </summary>
+    public static async ValueTask<object?> StoreUnavailableAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or TimeoutException && !context.HttpContext.Response.HasStarted)
+        {
+            var logger = context.HttpContext.RequestServices.GetRequiredService<ILogger<AuthEndpoints>>();
+            AuthEndpointsLog.StoreUnavailable(logger, ex.GetType().Name, ex.Message);
+            context.HttpContext.Response.Headers.RetryAfter = "5";
+            return Error(StatusCodes.Status503ServiceUnavailable, "The account store is unavailable; retry later.");
+        }
+    }
+
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     private static partial Regex UsernamePattern();
 
@@ -377,6 +396,9 @@ internal sealed partial class AuthEndpoints(string cookiePath)
 
 internal static partial class AuthEndpointsLog
 {
+    [LoggerMessage(312, LogLevel.Warning, "The account store failed ({Error}: {Reason}); answering 503.")]
+    public static partial void StoreUnavailable(ILogger logger, string error, string reason);
+
     [LoggerMessage(311, LogLevel.Warning, "A rotated refresh token was presented again for user {UserId}: the session is revoked (possible theft).")]
     public static partial void RefreshReused(ILogger logger, string userId);
 }

@@ -12,7 +12,7 @@ namespace Tessera.Accounts.Internal;
 /// </summary>
 internal sealed class SqliteAccountStore : IAccountStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
 
     private readonly string _connectionString;
 
@@ -126,6 +126,25 @@ internal sealed class SqliteAccountStore : IAccountStore
             await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
+        if (version < 2)
+        {
+            // One row that the health check rewrites: proof that the store can still commit writes.
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using var create = Command(connection, """
+                CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+                PRAGMA user_version = 2;
+                """, transaction);
+            await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task CheckHealthAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = Command(connection, "INSERT INTO health (id, at) VALUES (1, $now) ON CONFLICT(id) DO UPDATE SET at = excluded.at;", null, ("$now", Now()));
+        await write.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static UserAccount ReadUser(SqliteDataReader reader) => new(
