@@ -40,6 +40,66 @@ public class MsgPackJsonTests
         Assert.Equal(new byte[] { 9 }, Assert.Single(attachments));
     }
 
+    /// <summary>Found by fuzzing (tests/fuzz/crashes/msgpack): a uint64 map key past long.MaxValue threw OverflowException.</summary>
+    [Fact]
+    public void A_uint64_map_key_past_long_max_becomes_its_decimal_text()
+    {
+        // fixmap(1) { uint64 0xFFFFFFFFFFFFFFFF: nil }
+        byte[] bytes = [0x81, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc0];
+        var reader = new MessagePackReader(bytes);
+        var element = MsgPackJson.ReadElement(ref reader, []);
+        Assert.Equal("{\"18446744073709551615\":null}", element.GetRawText());
+    }
+
+    /// <summary>Found by fuzzing (tests/fuzz/crashes/msgpack): a placeholder-like object whose num is not a number threw InvalidOperationException.</summary>
+    [Theory]
+    [InlineData("[\"ev\",{\"_placeholder\":true,\"num\":\"0\"}]")]
+    [InlineData("[\"ev\",{\"_placeholder\":true,\"num\":null}]")]
+    [InlineData("[\"ev\",{\"_placeholder\":true,\"num\":[0]}]")]
+    public void A_placeholder_whose_num_is_not_a_number_is_plain_data(string json)
+    {
+        var element = JsonDocument.Parse(json).RootElement;
+        var (back, attachments) = RoundTrip(element, [[1, 2, 3]]);
+        Assert.Equal(element.GetRawText(), back.GetRawText());
+        Assert.Empty(attachments);
+    }
+
+    /// <summary>
+    /// Found by fuzzing (tests/fuzz/crashes/msgpack): a str32 or bin32 length of 2^31 or more came out of
+    /// MessagePackReader as an ArgumentOutOfRangeException, and nesting one level past JsonDocument's depth limit
+    /// as a JsonException. Malformed messages are MessagePackSerializationException (or EndOfStreamException when
+    /// truncated), which is what the adapter's handlers expect.
+    /// </summary>
+    [Theory]
+    [InlineData(new byte[] { 0xdb, 0xa5, 0x75, 0x69, 0x64, 0x2d, 0x31 })]
+    [InlineData(new byte[] { 0xc6, 0x86, 0x00, 0xfa, 0xc5, 0xc6, 0xc0 })]
+    [InlineData(new byte[] { 0xdd, 0xff, 0xff, 0xff, 0xff, 0xc0 })]
+    [InlineData(new byte[] { 0xdf, 0x80, 0x00, 0x00, 0x00, 0xc0 })]
+    public void Lengths_past_int_max_are_malformed(byte[] bytes)
+    {
+        var thrown = Record.Exception(() =>
+        {
+            var reader = new MessagePackReader(bytes);
+            MsgPackJson.ReadElement(ref reader, []);
+        });
+        Assert.True(thrown is MessagePackSerializationException or EndOfStreamException, thrown?.ToString() ?? "nothing thrown");
+    }
+
+    [Fact]
+    public void Nesting_is_limited_to_what_JsonDocument_reads()
+    {
+        byte[] deepest = [.. Enumerable.Repeat((byte)0x91, 63), 0x91, 0xc0];
+        var reader = new MessagePackReader(deepest);
+        Assert.Equal(JsonValueKind.Array, MsgPackJson.ReadElement(ref reader, []).ValueKind);
+
+        byte[] tooDeep = [.. Enumerable.Repeat((byte)0x91, 64), 0x90];
+        Assert.Throws<MessagePackSerializationException>(() =>
+        {
+            var tooDeepReader = new MessagePackReader(tooDeep);
+            MsgPackJson.ReadElement(ref tooDeepReader, []);
+        });
+    }
+
     /// <summary>Property: random JSON payloads with binary survive the trip through MessagePack.</summary>
     [Fact]
     public void Random_payloads_round_trip()

@@ -68,6 +68,21 @@ public class ParserTests
         Assert.False(string.IsNullOrEmpty(error));
     }
 
+    /// <summary>
+    /// Found by fuzzing (tests/fuzz/crashes/socketio): invalid UTF-8 inside a JSON string got through the JSON reader,
+    /// and the event name's GetString() threw InvalidOperationException out of Decode (a polling body is not UTF-8
+    /// checked on the way in).
+    /// </summary>
+    [Theory]
+    [InlineData(new byte[] { (byte)'2', (byte)'[', (byte)'"', 0xFF, (byte)'"', (byte)']' })]
+    [InlineData(new byte[] { (byte)'2', (byte)'[', (byte)'"', (byte)'a', (byte)'"', (byte)',', (byte)'"', 0xC3, (byte)'"', (byte)']' })]
+    [InlineData(new byte[] { (byte)'0', (byte)'{', (byte)'"', (byte)'t', (byte)'"', (byte)':', (byte)'"', 0xA7, 0xA7, (byte)'"', (byte)'}' })]
+    public void Rejects_invalid_utf8_in_the_payload(byte[] text)
+    {
+        Assert.Null(PacketDecoder.Decode(text, out var error));
+        Assert.Equal("invalid payload", error);
+    }
+
     [Fact]
     public void Rejects_namespace_longer_than_the_limit()
     {

@@ -85,10 +85,6 @@ internal static class MsgPackJson
     /// <summary>Reads one value; bin values become placeholders, their bytes appended to <paramref name="attachments"/>.</summary>
     public static void Read(ref MessagePackReader reader, Utf8JsonWriter writer, List<byte[]> attachments, int depth = 0)
     {
-        if (depth > 64)
-        {
-            throw new MessagePackSerializationException("Nesting too deep.");
-        }
         switch (reader.NextMessagePackType)
         {
             case MessagePackType.Nil:
@@ -131,6 +127,7 @@ internal static class MsgPackJson
                 attachments.Add(bytes?.ToArray() ?? []);
                 return;
             case MessagePackType.Array:
+                ThrowIfTooDeep(depth);
                 var length = reader.ReadArrayHeader();
                 writer.WriteStartArray();
                 for (var i = 0; i < length; i++)
@@ -140,6 +137,7 @@ internal static class MsgPackJson
                 writer.WriteEndArray();
                 return;
             case MessagePackType.Map:
+                ThrowIfTooDeep(depth);
                 var entries = reader.ReadMapHeader();
                 writer.WriteStartObject();
                 for (var i = 0; i < entries; i++)
@@ -160,8 +158,24 @@ internal static class MsgPackJson
         }
     }
 
+    /// <summary>
+    /// At most <see cref="MaxDepth"/> arrays and maps inside one another: JsonDocument's own limit, as ReadElement
+    /// parses what Read writes (one more level made it throw a JsonException there instead).
+    /// </summary>
+    private static void ThrowIfTooDeep(int depth)
+    {
+        if (depth >= MaxDepth)
+        {
+            throw new MessagePackSerializationException("Nesting too deep.");
+        }
+    }
+
+    private const int MaxDepth = 64;
+
     private static string ReadKeyAsText(ref MessagePackReader reader) => reader.NextMessagePackType switch
     {
+        // A uint64 past long.MaxValue would overflow ReadInt64 (an OverflowException nothing catches).
+        MessagePackType.Integer when reader.NextCode == MessagePackCode.UInt64 => reader.ReadUInt64().ToString(CultureInfo.InvariantCulture),
         MessagePackType.Integer => reader.ReadInt64().ToString(CultureInfo.InvariantCulture),
         _ => SkipKey(ref reader),
     };
@@ -176,9 +190,16 @@ internal static class MsgPackJson
     public static JsonElement ReadElement(ref MessagePackReader reader, List<byte[]> attachments)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer))
+        try
         {
+            using var json = new Utf8JsonWriter(buffer);
             Read(ref reader, json, attachments);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            // MessagePackReader takes a str32/bin32/ext32 length of 2^31 or more as a negative int and fails to
+            // slice it: a length past the end of the message, malformed like any other.
+            throw new MessagePackSerializationException("A length past the end of the message.", ex);
         }
         return JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone();
     }
@@ -186,7 +207,9 @@ internal static class MsgPackJson
     private static bool IsPlaceholder(JsonElement element, int count, out int num)
     {
         num = -1;
+        // TryGetInt32 throws on anything but a number: {"_placeholder":true,"num":"0"} is plain data, as in Node.
         return element.TryGetProperty("_placeholder", out var flag) && flag.ValueKind == JsonValueKind.True
-            && element.TryGetProperty("num", out var n) && n.TryGetInt32(out num) && num >= 0 && num < count;
+            && element.TryGetProperty("num", out var n) && n.ValueKind == JsonValueKind.Number && n.TryGetInt32(out num)
+            && num >= 0 && num < count;
     }
 }

@@ -461,8 +461,10 @@ internal sealed partial class RedisAdapter : ISocketIOAdapter
                     break;
             }
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException
+            or MessagePackSerializationException or EndOfStreamException)
         {
+            // (The last two from a malformed msgpack broadcast-with-ack, which OnBroadcastWithAck decodes.)
             Log.MalformedMessage(_logger, _requestChannel.ToString(), ex.GetType().Name);
         }
     }
@@ -632,8 +634,10 @@ internal sealed partial class RedisAdapter : ISocketIOAdapter
                 }
             }
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException
+            or MessagePackSerializationException or EndOfStreamException)
         {
+            // (The last two from a malformed msgpack ack, which OnAckResponse decodes.)
             Log.MalformedMessage(_logger, _responseChannel.ToString(), ex.GetType().Name);
         }
     }

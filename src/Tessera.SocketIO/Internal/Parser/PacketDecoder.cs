@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Tessera.SocketIO.Internal.Parser;
 
@@ -82,7 +83,10 @@ internal static class PacketDecoder
         JsonElement data = default;
         if (pos < text.Length)
         {
-            if (!TryParseJson(text[pos..], out data))
+            // Utf8JsonReader checks the structure, not the UTF-8 inside strings: invalid bytes there would make
+            // every later GetString() throw (the event name below, auth.token). Text WebSocket messages are
+            // validated (1007), a polling body is not.
+            if (!Utf8.IsValid(text[pos..]) || !TryParseJson(text[pos..], out data))
             {
                 error = "invalid payload";
                 return null;
