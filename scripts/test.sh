@@ -54,6 +54,20 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0})); skipped=$((skipped + ${n:-0}))
 done
 
+# The failures again, at the end, where a CI log's tail shows them: name and the first lines of the message.
+if [ $failed -ne 0 ]; then
+  python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for trx in glob.glob(sys.argv[1] + "/*.trx"):
+    for r in ET.parse(trx).getroot().iterfind(".//t:UnitTestResult", ns):
+        if r.get("outcome") in ("Failed", "Error"):
+            message = r.find(".//t:ErrorInfo/t:Message", ns)
+            print("FAILED " + r.get("testName", "?"))
+            for line in ((message.text or "") if message is not None else "").splitlines()[:12]:
+                print("    " + line)
+PY
+fi
 if [ $test_status -ne 0 ] && [ $failed -eq 0 ]; then
   # dotnet test failed without a failing test (crash, hang, missing results): count it as a failure.
   failed=1

@@ -57,9 +57,14 @@ public static class EngineIOEndpointRouteBuilderExtensions
             .CreateLogger("Tessera.EngineIO");
         var server = new EngineIOServer(options, handler, logger, new EngineIOMetrics(services.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
 
-        // Closing every session with a close packet lets clients tell a restart from a network failure.
-        var lifetime = services.GetService<IHostApplicationLifetime>();
-        lifetime?.ApplicationStopping.Register(() => server.CloseAll(CloseReason.ServerShuttingDown));
+        // Closing every session with a close packet lets clients tell a restart from a network failure. With
+        // AddEngineIO, EngineIOShutdown does it and waits for the close handshakes before Kestrel stops; without it,
+        // this starts them, and Kestrel's own stop runs beside them.
+        var endpointsRegistry = services.GetService<EngineIOEndpoints>();
+        if (endpointsRegistry is null)
+        {
+            services.GetService<IHostApplicationLifetime>()?.ApplicationStopping.Register(() => server.CloseAll(CloseReason.ServerShuttingDown));
+        }
 
         var app = endpoints.CreateApplicationBuilder();
         app.UseWebSockets();
@@ -67,7 +72,7 @@ public static class EngineIOEndpointRouteBuilderExtensions
         var pipeline = app.Build();
 
         var trimmed = "/" + path.Trim('/');
-        services.GetService<EngineIOEndpoints>()?.Add(trimmed, server);
+        endpointsRegistry?.Add(trimmed, server);
         var builder = endpoints.Map(trimmed + "/{**rest}", pipeline).WithDisplayName("Engine.IO " + trimmed);
         return new EngineIOEndpointConventionBuilder(builder, server);
     }

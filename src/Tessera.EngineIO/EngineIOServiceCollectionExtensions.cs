@@ -12,6 +12,7 @@ public static class EngineIOServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton<EngineIOEndpoints>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, EngineIOShutdown>());
         var builder = services.AddOptions<EngineIOOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<EngineIOOptions>, EngineIOOptionsValidation>());
         if (configure is not null)

@@ -24,10 +24,7 @@ public static class LoopbackApp
         bool directWebSockets = true)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        if (directWebSockets)
-        {
-            builder.Services.AddEngineIO();
-        }
+        builder.Services.AddEngineIO();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port, listen =>
         {
             if (directWebSockets)

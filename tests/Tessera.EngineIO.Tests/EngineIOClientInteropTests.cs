@@ -53,6 +53,6 @@ public class EngineIOClientInteropTests
         // delay that grows with the machine's load (CI once saw the close 198 ms after the client's open event).
         var (opened, closed) = server.Handler.Timeline[sid];
         var lifetime = System.Diagnostics.Stopwatch.GetElapsedTime(opened, closed).TotalMilliseconds;
-        Assert.InRange(lifetime, 490, 1500);
+        Assert.InRange(lifetime, 490, 3000);
     }
 }

@@ -32,4 +32,35 @@ public class ShutdownTests
             await server.DisposeAsync();
         }
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_session_still_opening_gets_a_close_handshake_on_shutdown(bool directWebSockets)
+    {
+        // The receive loop starts only once the handler's OnOpenAsync is done; a shutdown before that used to find
+        // no loop to wait for and reset the connection, so the client never saw the close frame.
+        var server = await TestServer.StartAsync(directWebSockets: directWebSockets);
+        var gate = new TaskCompletionSource();
+        server.Handler.OpenGate = gate.Task;
+        try
+        {
+            using var ws = await server.ConnectWebSocketAsync("EIO=4&transport=websocket");
+            Assert.StartsWith("0{", await ws.ReceiveTextAsync());
+            var opened = await server.Handler.Opened.Reader.ReadAsync();
+
+            var stop = server.StopAsync();
+            var (type, _) = await ws.ReceiveMessageAsync();
+            Assert.Equal(WebSocketMessageType.Close, type);
+            await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+            gate.SetResult();
+            Assert.Equal("server shutting down", await server.Handler.WaitClosedAsync(opened.Id));
+            await stop.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        finally
+        {
+            gate.TrySetResult();
+            await server.DisposeAsync();
+        }
+    }
 }

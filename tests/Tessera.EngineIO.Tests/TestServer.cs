@@ -19,11 +19,14 @@ public sealed class RecordingHandler : EngineIOHandler
     /// <summary>When each session opened and closed (Stopwatch timestamps), for timing assertions made server-side.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, (long Opened, long Closed)> Timeline { get; } = new();
 
+    /// <summary>When set, OnOpenAsync waits for it (after recording the open): a handler still busy opening.</summary>
+    public Task? OpenGate { get; set; }
+
     public override ValueTask OnOpenAsync(EngineIOSocket socket)
     {
         Timeline[socket.Id] = (System.Diagnostics.Stopwatch.GetTimestamp(), 0);
         Opened.Writer.TryWrite(socket);
-        return default;
+        return OpenGate is { } gate ? new ValueTask(gate) : default;
     }
 
     public override ValueTask OnMessageAsync(EngineIOSocket socket, EngineIOMessage message)

@@ -21,6 +21,9 @@ internal sealed class EngineIOEndpoints
         }
     }
 
+    /// <summary>Every mapped server.</summary>
+    public IEnumerable<EngineIOServer> Servers => _items.Select(static item => item.Value);
+
     /// <summary>The server whose endpoint serves <paramref name="path"/> ("/socket.io", "/socket.io/" or below).</summary>
     public EngineIOServer? Find(string path)
     {

@@ -86,6 +86,31 @@ internal sealed partial class EngineIOServer
         }
     }
 
+    /// <summary>
+    /// Closes every session as <see cref="CloseAll"/> does, then waits (at most <paramref name="timeout"/>) for the
+    /// WebSocket close handshakes to end, so that they finish before Kestrel starts to stop its connections.
+    /// </summary>
+    public async Task CloseAllAsync(CloseReason reason, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var loops = new List<Task>();
+        foreach (var socket in _clients.Values)
+        {
+            if (socket.CurrentTransport is WebSocketTransport ws)
+            {
+                loops.Add(ws.ReceiveLoop);
+            }
+        }
+        CloseAll(reason);
+        try
+        {
+            await Task.WhenAll(loops).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // A loop that failed or did not end in time is the transports' own business (they abort after a bound).
+        }
+    }
+
     public async Task HandleRequestAsync(HttpContext context)
     {
         try

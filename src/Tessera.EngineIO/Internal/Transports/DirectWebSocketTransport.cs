@@ -333,8 +333,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     public Task Start(EngineIOSocket socket)
     {
         var loop = RunAsync(socket);
-        ReceiveLoop = loop;
-        return loop;
+        return TrackReceiveLoop(loop);
     }
 
     /// <summary>Reads frames until the connection ends; messages go to <paramref name="socket"/>.</summary>

@@ -18,6 +18,11 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
 
     public WebSocket WebSocket { get; } = webSocket;
 
+    // ManagedWebSocket serialises its sends (a close frame waits for the send in flight), so a session can end with
+    // a close handshake even while its last batch is still being written: aborting instead resets the connection,
+    // and a client that has just read that batch then loses the close frame behind it.
+    public override bool CanCloseWhileWriting => true;
+
     /// <summary>Diagnostics (tests): how many times the receive loop waited for a stalled send.</summary>
     internal int ReadPauses;
 
@@ -87,8 +92,7 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
     public Task RunAsync(EngineIOSocket socket, bool probing)
     {
         var loop = ReceiveLoopAsync(socket, probing);
-        ReceiveLoop = loop;
-        return loop;
+        return TrackReceiveLoop(loop);
     }
 
     private async Task ReceiveLoopAsync(EngineIOSocket socket, bool probing)

@@ -34,6 +34,20 @@ internal abstract class WebSocketTransport : Transport, IFrameSink
 
     public abstract void Deliver(EngineIOSocket socket, List<Frame> batch);
 
-    /// <summary>The loop reading this WebSocket; set once it starts.</summary>
-    public Task ReceiveLoop { get; set; } = Task.CompletedTask;
+    private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Completes when the loop reading this WebSocket has ended. The loop starts only after the open packet and the
+    /// handler's OnOpenAsync, so a close (a server shutdown, say) can come before it: waiting on this, rather than
+    /// on a task that does not exist yet, keeps such a close graceful.
+    /// </summary>
+    public Task ReceiveLoop => _receiveEnded.Task;
+
+    /// <summary>Records <paramref name="loop"/> as the receive loop; <see cref="ReceiveLoop"/> ends with it.</summary>
+    protected Task TrackReceiveLoop(Task loop)
+    {
+        loop.ContinueWith(static (_, state) => ((TaskCompletionSource)state!).TrySetResult(), _receiveEnded,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return loop;
+    }
 }
