@@ -27,9 +27,19 @@ namespace Microsoft.AspNetCore.Hosting;
 public static class EngineIOKestrelExtensions
 {
     /// <summary>Serves Engine.IO WebSocket handshakes on this endpoint through the direct path.</summary>
-    public static ListenOptions UseEngineIODirectWebSockets(this ListenOptions listenOptions)
+    public static ListenOptions UseEngineIODirectWebSockets(this ListenOptions listenOptions) =>
+        listenOptions.UseEngineIODirectWebSockets(configure: null);
+
+    /// <summary>Serves Engine.IO WebSocket handshakes on this endpoint through the direct path, with these options.</summary>
+    public static ListenOptions UseEngineIODirectWebSockets(this ListenOptions listenOptions, Action<Tessera.EngineIO.EngineIODirectWebSocketOptions>? configure)
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
+        var directOptions = new Tessera.EngineIO.EngineIODirectWebSocketOptions();
+        configure?.Invoke(directOptions);
+        if (directOptions.MaxPendingRequestHeadsPerAddress < 0 || directOptions.RequestHeadTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("EngineIODirectWebSocketOptions: MaxPendingRequestHeadsPerAddress must be 0 or more and RequestHeadTimeout positive.", nameof(configure));
+        }
         listenOptions.Use(next =>
         {
             // Resolved when Kestrel builds the endpoint's pipeline, at start.
@@ -43,7 +53,7 @@ public static class EngineIOKestrelExtensions
             var name = listenOptions.ToString() ?? "";
             var tls = name.StartsWith("https:", StringComparison.OrdinalIgnoreCase);
             var logger = (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger("Tessera.EngineIO");
-            return new EngineIOConnectionMiddleware(next, endpoints, tls, name, logger).OnConnectionAsync;
+            return new EngineIOConnectionMiddleware(next, endpoints, tls, name, logger, directOptions).OnConnectionAsync;
         });
         return listenOptions;
     }
@@ -56,10 +66,14 @@ public static class EngineIOKestrelExtensions
     /// off (safely: see the remarks of the class); call <c>UseEngineIODirectWebSockets</c> after <c>UseHttps</c> on
     /// such an endpoint to have it there.
     /// </summary>
-    public static KestrelServerOptions UseEngineIODirectWebSockets(this KestrelServerOptions options)
+    public static KestrelServerOptions UseEngineIODirectWebSockets(this KestrelServerOptions options) =>
+        options.UseEngineIODirectWebSockets(configure: null);
+
+    /// <summary>As <see cref="UseEngineIODirectWebSockets(KestrelServerOptions)"/>, with these options on every endpoint.</summary>
+    public static KestrelServerOptions UseEngineIODirectWebSockets(this KestrelServerOptions options, Action<Tessera.EngineIO.EngineIODirectWebSocketOptions>? configure)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.ConfigureEndpointDefaults(listen => listen.UseEngineIODirectWebSockets());
+        options.ConfigureEndpointDefaults(listen => listen.UseEngineIODirectWebSockets(configure));
         return options;
     }
 }

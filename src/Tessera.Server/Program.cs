@@ -18,7 +18,9 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSe
 // from the forwarded headers that only the HTTP pipeline reads.
 if (builder.Configuration.GetValue("Tessera:DirectWebSockets", !ServerSetup.ForwardedHeadersEnabled(builder.Configuration)))
 {
-    builder.WebHost.ConfigureKestrel(k => k.UseEngineIODirectWebSockets());
+    // Half-open connections are bounded there too (Tessera:Limits:PendingRequestHeadsPerAddress, docs/reliability.md).
+    var pendingHeads = builder.Configuration.GetValue("Tessera:Limits:PendingRequestHeadsPerAddress", 100);
+    builder.WebHost.ConfigureKestrel(k => k.UseEngineIODirectWebSockets(o => o.MaxPendingRequestHeadsPerAddress = pendingHeads));
 }
 builder.Services.AddTessera(builder.Configuration);
 var app = builder.Build();

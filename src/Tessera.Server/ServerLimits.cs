@@ -15,8 +15,15 @@ public sealed class ServerLimits
     /// <summary>Events one socket may send per second (bursts of twice as many); more are dropped, acked <c>rate_limited</c>.</summary>
     public int EventsPerSecond { get; set; } = 100;
 
+    /// <summary>
+    /// Connections per client address still sending their first request head (slowloris); more are closed at once.
+    /// On the direct WebSocket path only, so not behind a proxy, where the proxy sends whole heads anyway.
+    /// </summary>
+    public int PendingRequestHeadsPerAddress { get; set; } = 100;
+
     internal string? Problem() =>
         ConnectionsPerAddress <= 0 ? "Tessera:Limits:ConnectionsPerAddress must be a positive number."
+        : PendingRequestHeadsPerAddress <= 0 ? "Tessera:Limits:PendingRequestHeadsPerAddress must be a positive number."
         : RoomsPerSocket <= 0 ? "Tessera:Limits:RoomsPerSocket must be a positive number."
         : EventsPerSecond <= 0 ? "Tessera:Limits:EventsPerSecond must be a positive number."
         : null;
@@ -30,7 +37,8 @@ internal sealed class ServerLimitsValidation : IValidateOptions<ServerLimits>
 
 /// <summary>
 /// A token bucket per socket, in its features: <see cref="ServerLimits.EventsPerSecond"/> tokens a second, up to
-/// twice that in store. Events over it are dropped; one that asked for an ack is told <c>rate_limited</c>.
+/// twice that in store. Events over it are dropped; one that asked for an ack is told <c>rate_limited</c>, and the
+/// client's connection is not read again until the next token (SocketIOSocket.ThrottleIncoming).
 /// </summary>
 internal sealed class EventRateLimit(int perSecond)
 {
@@ -38,7 +46,8 @@ internal sealed class EventRateLimit(int perSecond)
     private double _tokens = 2 * perSecond;
     private long _last = Environment.TickCount64;
 
-    private bool TryTake()
+    /// <summary>Takes a token; when none is left, <paramref name="wait"/> is how long until the next one.</summary>
+    private bool TryTake(out TimeSpan wait)
     {
         lock (_lock)
         {
@@ -47,9 +56,11 @@ internal sealed class EventRateLimit(int perSecond)
             _last = now;
             if (_tokens < 1)
             {
+                wait = TimeSpan.FromMilliseconds(Math.Ceiling((1 - _tokens) * 1000.0 / perSecond));
                 return false;
             }
             _tokens--;
+            wait = TimeSpan.Zero;
             return true;
         }
     }
@@ -62,11 +73,14 @@ internal sealed class EventRateLimit(int perSecond)
             limit = new EventRateLimit(perSecond);
             e.Socket.Features.Set(limit);
         }
-        if (limit.TryTake())
+        if (limit.TryTake(out var wait))
         {
             return next();
         }
         e.Ack(new { ok = false, code = "rate_limited" });
+        // And the client's next packet waits until a token is back: a flood is then read at about twice the limit
+        // (one accepted, one refused per token) instead of as fast as it is sent, and costs the server no more.
+        e.Socket.ThrottleIncoming(wait);
         return ValueTask.CompletedTask;
     });
 }

@@ -37,6 +37,22 @@ public sealed class SocketIOSocket
     /// <summary>The socket id (not the Engine.IO session id); the socket is always in the room of this name.</summary>
     public string Id { get; }
 
+    /// <summary>
+    /// Stops reading the client's connection for <paramref name="delay"/> (at most one second): its next packets,
+    /// in every namespace it shares the connection with, wait, and TCP slows the sender down. For rate limits that
+    /// shed an abusive client's load instead of only dropping its events; heartbeats wait too, so keep it short.
+    /// </summary>
+    /// <param name="delay">How long to hold the next packets; longer than one second is treated as one second.</param>
+    public void ThrottleIncoming(TimeSpan delay)
+    {
+        if (delay > TimeSpan.Zero)
+        {
+            _client.ThrottleIncoming(delay > MaxThrottle ? MaxThrottle : delay);
+        }
+    }
+
+    private static readonly TimeSpan MaxThrottle = TimeSpan.FromSeconds(1);
+
     /// <summary>The namespace this socket joined (Node's <c>socket.nsp</c>).</summary>
     public SocketIONamespace Namespace { get; }
 

@@ -21,7 +21,8 @@ public static class LoopbackApp
         Action<WebApplication> configureApp,
         int port = 0,
         ILoggerProvider? logs = null,
-        bool directWebSockets = true)
+        bool directWebSockets = true,
+        Action<Tessera.EngineIO.EngineIODirectWebSocketOptions>? direct = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Services.AddEngineIO();
@@ -29,7 +30,7 @@ public static class LoopbackApp
         {
             if (directWebSockets)
             {
-                listen.UseEngineIODirectWebSockets();
+                listen.UseEngineIODirectWebSockets(direct);
             }
         }));
         builder.Logging.ClearProviders();

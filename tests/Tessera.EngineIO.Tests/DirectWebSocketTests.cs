@@ -255,6 +255,74 @@ public class DirectWebSocketTests
     }
 
     [Fact]
+    public async Task Connections_beyond_the_pending_heads_limit_are_closed_at_once_and_a_finished_head_frees_its_slot()
+    {
+        var server = await TestServer.StartAsync(direct: o => o.MaxPendingRequestHeadsPerAddress = 2);
+        var clients = new List<RawClient>();
+        try
+        {
+            // Three connections from one address, each with half a head: one of them (whichever the server took
+            // last) is closed at once; the other two wait for the rest of their heads.
+            var heads = new List<byte[]>();
+            for (var i = 0; i < 3; i++)
+            {
+                var client = await RawClient.ConnectAsync(server);
+                clients.Add(client);
+                heads.Add(UpgradeRequest(client, Handshake, NewKey()));
+                await client.WriteAsync(heads[i][..20]);
+            }
+            var reads = clients.Select(c => c.ReadUntilClosedAsync()).ToList();
+            var closed = await Task.WhenAny(reads);
+            Assert.Empty(await closed);
+            var refused = reads.IndexOf(closed);
+
+            // The other two finish their heads and become sessions, which frees their slots for a newcomer.
+            for (var i = 0; i < 3; i++)
+            {
+                if (i != refused)
+                {
+                    await clients[i].WriteAsync(heads[i][20..]);
+                }
+            }
+            for (var i = 0; i < 2; i++)
+            {
+                await server.Handler.Opened.Reader.ReadAsync(clients[0].Token);
+            }
+            await using (var newcomer = await RawClient.ConnectAsync(server))
+            {
+                await newcomer.OpenAsync();
+            }
+            await server.DisposeAsync();
+            for (var i = 0; i < 3; i++)
+            {
+                if (i != refused)
+                {
+                    Assert.StartsWith("HTTP/1.1 101 ", Encoding.ASCII.GetString(await reads[i]));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_connection_that_never_finishes_its_head_is_closed_after_RequestHeadTimeout()
+    {
+        await using var server = await TestServer.StartAsync(direct: o => o.RequestHeadTimeout = TimeSpan.FromMilliseconds(300));
+        await using var client = await RawClient.ConnectAsync(server);
+        await client.WriteAsync(Encoding.ASCII.GetBytes("GET " + Handshake + " HTTP/1.1\r\nHost: x\r\n"));
+
+        Assert.Empty(await client.ReadUntilClosedAsync());
+        await server.AssertServesNewClientAsync();
+    }
+
+    [Fact]
     public async Task Handshake_with_AllowRequest_goes_through_the_http_pipeline()
     {
         var asked = 0;
@@ -445,6 +513,20 @@ public class DirectWebSocketTests
             Assert.True(close.Payload.Length >= 2, "the close frame has no status");
             Assert.Equal(status, BinaryPrimitives.ReadUInt16BigEndian(close.Payload));
             Assert.Empty(await ReadToEndAsync());
+        }
+
+        /// <summary>Everything until the server closes the connection, by a FIN or a reset (an aborted connection).</summary>
+        public async Task<byte[]> ReadUntilClosedAsync()
+        {
+            using var all = new MemoryStream();
+            try
+            {
+                await _stream.CopyToAsync(all, Token);
+            }
+            catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+            {
+            }
+            return all.ToArray();
         }
 
         /// <summary>Everything until the server closes the connection.</summary>

@@ -88,7 +88,7 @@ public sealed class TestServer : IAsyncDisposable
     public IHostApplicationLifetime Lifetime => _app.Lifetime;
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<TestServer> StartAsync(Action<EngineIOOptions>? configure = null, bool directWebSockets = true)
+    public static async Task<TestServer> StartAsync(Action<EngineIOOptions>? configure = null, bool directWebSockets = true, Action<EngineIODirectWebSocketOptions>? direct = null)
     {
         var handler = new RecordingHandler();
         var parked = Channel.CreateUnbounded<string>();
@@ -96,7 +96,7 @@ public sealed class TestServer : IAsyncDisposable
         {
             var endpoint = app.MapEngineIO("/engine.io", handler, configure);
             endpoint.Server.PollParked = sid => parked.Writer.TryWrite(sid);
-        }, directWebSockets: directWebSockets);
+        }, directWebSockets: directWebSockets, direct: direct);
         return new TestServer(app, handler, baseUrl, parked);
     }
 
@@ -156,8 +156,15 @@ public sealed class TestServer : IAsyncDisposable
         return ws;
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         Http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();

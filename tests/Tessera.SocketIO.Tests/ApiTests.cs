@@ -63,6 +63,40 @@ public class ApiTests
     }
 
     [Fact]
+    public async Task ThrottleIncoming_holds_the_clients_next_packets_in_every_namespace()
+    {
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Name, long At)>();
+        await using var server = await SioTestServer.StartAsync(setup: io =>
+        {
+            io.Of("/").OnConnection(socket =>
+            {
+                socket.On("slow-down", e =>
+                {
+                    seen.Enqueue((e.Name, System.Diagnostics.Stopwatch.GetTimestamp()));
+                    e.Socket.ThrottleIncoming(TimeSpan.FromMilliseconds(400));
+                });
+                socket.On("next", e =>
+                {
+                    seen.Enqueue((e.Name, System.Diagnostics.Stopwatch.GetTimestamp()));
+                    e.Socket.Emit("done");
+                });
+            });
+        });
+        var (client, _) = await JoinAsync(server, "40");
+        using (client)
+        {
+            // Sent together: the second waits on the server, unread, until the throttle is over.
+            await client.SendAsync("42[\"slow-down\"]");
+            await client.SendAsync("42[\"next\"]");
+            Assert.Equal("42[\"done\"]", await client.NextTextAsync());
+        }
+        var events = seen.ToArray();
+        Assert.Equal(["slow-down", "next"], events.Select(e => e.Name));
+        var held = System.Diagnostics.Stopwatch.GetElapsedTime(events[0].At, events[1].At);
+        Assert.True(held >= TimeSpan.FromMilliseconds(390), $"the next event ran {held.TotalMilliseconds} ms later");
+    }
+
+    [Fact]
     public async Task Namespace_event_middleware_runs_before_the_sockets_own_and_handlers_run_in_order()
     {
         await using var server = await SioTestServer.StartAsync(setup: io =>

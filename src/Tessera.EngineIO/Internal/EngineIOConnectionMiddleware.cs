@@ -22,10 +22,13 @@ namespace Tessera.EngineIO.Internal;
 /// own <c>UseHttps</c>), it would read the raw socket, so there it hands every connection on untouched and a
 /// plaintext handshake on the TLS port meets the TLS layer, never a 101.
 /// </remarks>
-internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate next, EngineIOEndpoints endpoints, bool tlsEndpoint, string endpointName, ILogger logger)
+internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate next, EngineIOEndpoints endpoints, bool tlsEndpoint, string endpointName, ILogger logger, EngineIODirectWebSocketOptions options)
 {
-    // A connection that sends no complete head in this time goes to Kestrel, whose own timeouts then apply.
-    private static readonly TimeSpan HeadTimeout = TimeSpan.FromSeconds(10);
+    // A connection that sends no complete head in this time is closed (a slowloris, or a client gone quiet).
+    private readonly TimeSpan _headTimeout = options.RequestHeadTimeout;
+
+    // Connections per address still sending their first head; null when unbounded.
+    private readonly AddressLimiter? _pending = options.MaxPendingRequestHeadsPerAddress is > 0 and var max ? new AddressLimiter(max) : null;
 
     // Set once the middleware finds itself in front of the endpoint's TLS layer (see remarks).
     private volatile bool _beforeTls;
@@ -56,9 +59,31 @@ internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate ne
 
     private async Task HandleAsync(ConnectionContext connection)
     {
-        // The handshake is passed on without a local of its own, so while the session runs this method's state
-        // (kept alive by the await) holds nothing of it.
-        var session = Start(connection, await ReadHandshakeAsync(connection).ConfigureAwait(false));
+        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        if (_pending is not null && !_pending.TryAcquire(address))
+        {
+            Log.TooManyPendingHeads(logger, _pending.Limit);
+            connection.Abort(new ConnectionAbortedException("Too many connections from this address still sending their request head."));
+            return;
+        }
+        Task session;
+        try
+        {
+            // The handshake is passed on without a local of its own, so while the session runs this method's state
+            // (kept alive by the await) holds nothing of it.
+            var match = await ReadHandshakeAsync(connection).ConfigureAwait(false);
+            if (match.TimedOut)
+            {
+                Log.HeadTimedOut(logger, (long)_headTimeout.TotalMilliseconds);
+                connection.Abort(new ConnectionAbortedException("No complete request head in time."));
+                return;
+            }
+            session = Start(connection, (match.Request, match.Server, match.Query));
+        }
+        finally
+        {
+            _pending?.Release(address);
+        }
         await session.ConfigureAwait(false);
     }
 
@@ -69,7 +94,7 @@ internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate ne
     /// Reads until the first request head is complete. On a match the head is consumed; otherwise nothing is,
     /// and Kestrel reads the same bytes again.
     /// </summary>
-    private async ValueTask<(UpgradeRequest?, EngineIOServer?, Dictionary<string, StringValues>?)> ReadHandshakeAsync(ConnectionContext connection)
+    private async ValueTask<(UpgradeRequest? Request, EngineIOServer? Server, Dictionary<string, StringValues>? Query, bool TimedOut)> ReadHandshakeAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
         CancellationTokenSource? timeout = null;
@@ -79,14 +104,14 @@ internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate ne
             {
                 if (!input.TryRead(out var result))
                 {
-                    timeout ??= new CancellationTokenSource(HeadTimeout);
+                    timeout ??= new CancellationTokenSource(_headTimeout);
                     try
                     {
                         result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (timeout.IsCancellationRequested)
                     {
-                        return default;
+                        return (null, null, null, true);
                     }
                 }
                 var buffer = result.Buffer;
@@ -111,7 +136,7 @@ internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate ne
                     ? Match(buffer.Slice(0, headLength), (connection.RemoteEndPoint as IPEndPoint)?.Address)
                     : default;
                 input.AdvanceTo(match.Item1 is null ? buffer.Start : buffer.GetPosition(headLength));
-                return match;
+                return (match.Item1, match.Item2, match.Item3, false);
             }
         }
         finally
@@ -155,5 +180,11 @@ internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate ne
     {
         [LoggerMessage(103, LogLevel.Warning, "The direct WebSocket path runs before UseHttps on {Endpoint}, so it is off there (WebSocket handshakes take the HTTP stack). Call UseEngineIODirectWebSockets() after UseHttps() on that endpoint to use it.", EventName = "DirectPathBeforeTls")]
         public static partial void BeforeTls(ILogger logger, string endpoint);
+
+        [LoggerMessage(105, LogLevel.Debug, "Connection closed: its address already has {Limit} connections still sending their request head.", EventName = "TooManyPendingHeads")]
+        public static partial void TooManyPendingHeads(ILogger logger, int limit);
+
+        [LoggerMessage(106, LogLevel.Debug, "Connection closed: no complete request head within {Milliseconds} ms.", EventName = "RequestHeadTimedOut")]
+        public static partial void HeadTimedOut(ILogger logger, long milliseconds);
     }
 }

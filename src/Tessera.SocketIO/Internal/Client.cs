@@ -41,7 +41,40 @@ internal sealed class Client
         Engine.Close();
     }
 
+    // Environment.TickCount64 before which incoming packets wait (SocketIOSocket.ThrottleIncoming).
+    private long _resumeAt;
+
+    /// <summary>Holds the next incoming packets for <paramref name="delay"/>: the Engine.IO layer awaits each one, so
+    /// the connection is not read meanwhile and TCP slows the sender down.</summary>
+    public void ThrottleIncoming(TimeSpan delay)
+    {
+        var until = Environment.TickCount64 + (long)Math.Ceiling(delay.TotalMilliseconds);
+        long current;
+        do
+        {
+            current = Volatile.Read(ref _resumeAt);
+            if (until <= current)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _resumeAt, until, current) != current);
+    }
+
     public ValueTask OnMessageAsync(EngineIOMessage message)
+    {
+        var wait = Volatile.Read(ref _resumeAt) - Environment.TickCount64;
+        return wait > 0 ? HandleLaterAsync(message, wait) : HandleAsync(message);
+    }
+
+    private async ValueTask HandleLaterAsync(EngineIOMessage message, long milliseconds)
+    {
+        // The message's bytes stay valid: the transport reuses its buffer only once this completes.
+        await Task.Delay(TimeSpan.FromMilliseconds(milliseconds)).ConfigureAwait(false);
+        await HandleAsync(message).ConfigureAwait(false);
+    }
+
+    private ValueTask HandleAsync(EngineIOMessage message)
     {
         if (message.IsBinary)
         {
