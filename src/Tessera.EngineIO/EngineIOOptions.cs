@@ -49,6 +49,14 @@ public sealed class EngineIOOptions
     /// </summary>
     public int? MaxConnectionsPerAddress { get; set; }
 
+    /// <summary>
+    /// Most new sessions a second from one client address (grouped as for <see cref="MaxConnectionsPerAddress"/>),
+    /// in bursts of up to twice as many; further handshakes are refused with HTTP 429 and an Engine.IO error body,
+    /// so a handshake flood from one address costs a refusal each instead of a session. Clients retry with their
+    /// reconnection back-off. Null or 0 (the default) sets no limit.
+    /// </summary>
+    public int? MaxHandshakesPerSecondPerAddress { get; set; }
+
     /// <summary>How long a WebSocket probe may take to send its upgrade packet.</summary>
     public TimeSpan UpgradeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -105,6 +113,10 @@ public sealed class EngineIOOptions
         if (MaxConnectionsPerAddress < 0)
         {
             return "EngineIOOptions: MaxConnectionsPerAddress must be 0 or more (null or 0: no limit).";
+        }
+        if (MaxHandshakesPerSecondPerAddress < 0 || MaxHandshakesPerSecondPerAddress > 1_000_000)
+        {
+            return "EngineIOOptions: MaxHandshakesPerSecondPerAddress must be between 0 and 1,000,000 (null or 0: no limit).";
         }
         if ((Transports & EngineIOTransports.All) == 0)
         {

@@ -21,9 +21,13 @@ public sealed class ServerLimits
     /// </summary>
     public int PendingRequestHeadsPerAddress { get; set; } = 100;
 
+    /// <summary>New Engine.IO sessions a second per client address (bursts of twice as many); more get HTTP 429.</summary>
+    public int HandshakesPerSecondPerAddress { get; set; } = 100;
+
     internal string? Problem() =>
         ConnectionsPerAddress <= 0 ? "Tessera:Limits:ConnectionsPerAddress must be a positive number."
         : PendingRequestHeadsPerAddress <= 0 ? "Tessera:Limits:PendingRequestHeadsPerAddress must be a positive number."
+        : HandshakesPerSecondPerAddress is <= 0 or > 1_000_000 ? "Tessera:Limits:HandshakesPerSecondPerAddress must be between 1 and 1,000,000."
         : RoomsPerSocket <= 0 ? "Tessera:Limits:RoomsPerSocket must be a positive number."
         : EventsPerSecond <= 0 ? "Tessera:Limits:EventsPerSecond must be a positive number."
         : null;

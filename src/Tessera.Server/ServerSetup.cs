@@ -17,7 +17,11 @@ public static class ServerSetup
         var auth = tessera.GetSection("Auth");
         // Per-address session bound (CONTRACT §2 Limits:ConnectionsPerAddress), enforced by Engine.IO on every
         // handshake path; the bench app sets none.
-        var socketIO = services.AddSocketIO(o => o.EngineIO.MaxConnectionsPerAddress = tessera.GetValue("Limits:ConnectionsPerAddress", 1000))
+        var socketIO = services.AddSocketIO(o =>
+            {
+                o.EngineIO.MaxConnectionsPerAddress = tessera.GetValue("Limits:ConnectionsPerAddress", 1000);
+                o.EngineIO.MaxHandshakesPerSecondPerAddress = tessera.GetValue("Limits:HandshakesPerSecondPerAddress", 100);
+            })
             .AddJwtAuthentication(o =>
             {
                 o.ClockSkew = auth.GetValue("ClockSkew", TimeSpan.FromSeconds(30));

@@ -165,4 +165,41 @@ public class ConnectionsPerAddressTests
         Assert.True(limiter.TryAcquire(null));
         Assert.Null(AddressLimiter.Key(null));
     }
+
+    [Fact]
+    public async Task Handshakes_past_the_rate_per_address_get_429_on_polling_and_on_the_direct_path()
+    {
+        // 5 a second in bursts of 10: 30 handshakes in a row take milliseconds on loopback, far less than the two
+        // seconds it would need for the bucket to refill enough to admit them all.
+        await using var server = await TestServer.StartAsync(o => o.MaxHandshakesPerSecondPerAddress = 5);
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 30; i++)
+        {
+            using var response = await server.Http.GetAsync(server.Url("EIO=4&transport=polling"));
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+                Assert.Equal(4, error.GetProperty("code").GetInt32());
+                Assert.Equal("Too many connections", error.GetProperty("message").GetString());
+            }
+        }
+        Assert.All(statuses.Take(10), s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        Assert.True(statuses.Count(s => s == HttpStatusCode.OK) < 30);
+
+        // The bucket is empty now (the last handshakes were refused): a WebSocket handshake is refused too.
+        Assert.Equal(HttpStatusCode.TooManyRequests, statuses[^1]);
+        await using var ws = await RawClient.ConnectAsync(server);
+        await ws.WriteAsync(UpgradeRequest(ws, Handshake, NewKey()));
+        Assert.StartsWith("HTTP/1.1 429 ", await ws.ReadHeadAsync());
+    }
+
+    [Fact]
+    public void A_handshake_rate_out_of_range_is_refused_with_a_clear_message()
+    {
+        Assert.Equal("EngineIOOptions: MaxHandshakesPerSecondPerAddress must be between 0 and 1,000,000 (null or 0: no limit).",
+            new EngineIOOptions { MaxHandshakesPerSecondPerAddress = -1 }.Problem());
+        Assert.Null(new EngineIOOptions { MaxHandshakesPerSecondPerAddress = 50 }.Problem());
+    }
 }

@@ -68,9 +68,9 @@ public class BenchSmokeTests
         var (server, url) = await StartBenchServerAsync();
         try
         {
-            foreach (var scenario in new[] { "handshake", "refused", "echo", "broadcast", "idle" })
+            foreach (var scenario in new[] { "handshake", "refused", "echo", "broadcast", "idle", "soak" })
             {
-                var result = await GenerateAsync(url, server.Id, "--scenario", scenario, "--seconds", "3", "--warmup", "0", "--connections", scenario is "broadcast" or "idle" ? "50" : "4");
+                var result = await GenerateAsync(url, server.Id, "--scenario", scenario, "--seconds", "3", "--warmup", "0", "--connections", scenario is "broadcast" or "idle" or "soak" ? "50" : "4");
                 Assert.True(result.GetProperty("Operations").GetInt64() > 0, scenario + ": " + result);
                 Assert.Equal(0, result.GetProperty("Errors").GetInt64());
                 Assert.True(result.GetProperty("ServerCpuUsPerOp").GetDouble() >= 0);

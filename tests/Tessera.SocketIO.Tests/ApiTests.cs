@@ -63,6 +63,26 @@ public class ApiTests
     }
 
     [Fact]
+    public async Task Connects_refused_in_a_row_are_answered_ever_more_slowly_and_a_good_one_still_joins()
+    {
+        await using var server = await SioTestServer.StartAsync();
+        var client = await server.ConnectRawAsync();
+        using (client)
+        {
+            // Nine unknown namespaces in a row: the connection is held 5, 10, 20 … 640 ms after each refusal.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (var i = 0; i < 9; i++)
+            {
+                await client.SendAsync("40/nope,");
+                Assert.StartsWith("44/nope,", await client.NextTextAsync());
+            }
+            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(1270), $"nine refusals took only {clock.Elapsed.TotalMilliseconds} ms");
+            var reply = await client.ConnectNamespaceAsync("40");
+            Assert.StartsWith("40{\"sid\":", reply);
+        }
+    }
+
+    [Fact]
     public async Task ThrottleIncoming_holds_the_clients_next_packets_in_every_namespace()
     {
         var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Name, long At)>();

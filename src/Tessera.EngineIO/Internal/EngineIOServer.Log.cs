@@ -51,5 +51,8 @@ internal sealed partial class EngineIOServer
 
         [LoggerMessage(17, LogLevel.Debug, "Engine.IO handshake refused: the client's address already has {Limit} sessions open (MaxConnectionsPerAddress).")]
         public static partial void TooManyConnections(ILogger logger, int limit);
+
+        [LoggerMessage(18, LogLevel.Debug, "Engine.IO handshake refused: the client's address opened more than {PerSecond} sessions a second (MaxHandshakesPerSecondPerAddress).")]
+        public static partial void TooManyHandshakes(ILogger logger, int perSecond);
     }
 }

@@ -29,6 +29,7 @@ internal sealed partial class EngineIOServer
     private readonly byte[] _openSuffixPolling;
     private readonly byte[] _openSuffixWebSocket;
     private readonly AddressLimiter? _addresses;
+    private readonly HandshakeRateLimiter? _handshakeRate;
 
     public EngineIOServer(EngineIOOptions options, EngineIOHandler handler, ILogger logger, EngineIOMetrics? metrics = null)
     {
@@ -41,6 +42,7 @@ internal sealed partial class EngineIOServer
         _openSuffixPolling = OpenSuffix(options, canUpgrade ? "[\"websocket\"]" : "[]");
         _openSuffixWebSocket = OpenSuffix(options, "[]");
         _addresses = options.MaxConnectionsPerAddress is > 0 and var limit ? new AddressLimiter(limit) : null;
+        _handshakeRate = options.MaxHandshakesPerSecondPerAddress is > 0 and var rate ? new HandshakeRateLimiter(rate) : null;
     }
 
     public EngineIOOptions Options { get; }
@@ -273,6 +275,7 @@ internal sealed partial class EngineIOServer
         && query.TryGetValue("EIO", out var version) && version == "4"
         && !query.ContainsKey("sid")
         && !HasForwardedHeaders(request)
+        && (_handshakeRate is null || _handshakeRate.TryAcquire(remote))
         && (_addresses is null || _addresses.TryAcquire(remote));
 
     /// <summary>
@@ -345,7 +348,14 @@ internal sealed partial class EngineIOServer
     /// <summary>Takes a session slot for the client's address; false (and the 429 written) when it has none left.</summary>
     private async ValueTask<bool> TryAcquireAddressAsync(HttpContext context)
     {
-        if (_addresses is null || _addresses.TryAcquire(context.Connection.RemoteIpAddress))
+        var remote = context.Connection.RemoteIpAddress;
+        if (_handshakeRate is not null && !_handshakeRate.TryAcquire(remote))
+        {
+            Log.TooManyHandshakes(_logger, _handshakeRate.PerSecond);
+            await WriteErrorAsync(context, ErrorCode.Forbidden, StatusCodes.Status429TooManyRequests, "Too many connections").ConfigureAwait(false);
+            return false;
+        }
+        if (_addresses is null || _addresses.TryAcquire(remote))
         {
             return true;
         }

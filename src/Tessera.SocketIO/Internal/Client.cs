@@ -44,6 +44,20 @@ internal sealed class Client
     // Environment.TickCount64 before which incoming packets wait (SocketIOSocket.ThrottleIncoming).
     private long _resumeAt;
 
+    // CONNECTs refused in a row on this connection.
+    private int _refusals;
+
+    /// <summary>
+    /// A refused CONNECT (bad token, unknown namespace…) holds the connection's next packets for 5 ms, doubling
+    /// with each refusal in a row up to 1 s: an honest client is refused once or twice and never notices, while a
+    /// client that retries forged CONNECTs on one session gets about one answer a second.
+    /// </summary>
+    private void OnConnectRefused()
+    {
+        var refusals = Interlocked.Increment(ref _refusals);
+        ThrottleIncoming(TimeSpan.FromMilliseconds(Math.Min(1000, 5 << Math.Min(refusals - 1, 8))));
+    }
+
     /// <summary>Holds the next incoming packets for <paramref name="delay"/>: the Engine.IO layer awaits each one, so
     /// the connection is not read meanwhile and TCP slows the sender down.</summary>
     public void ThrottleIncoming(TimeSpan delay)
@@ -188,6 +202,7 @@ internal sealed class Client
         if (ns is null)
         {
             Send(PacketWriter.ConnectError(name, "Invalid namespace", null, _server.Options.SerializerOptions), false);
+            OnConnectRefused();
             return;
         }
         lock (this)
@@ -199,8 +214,10 @@ internal sealed class Client
             var socket = await ns.AddAsync(this, auth).ConfigureAwait(false);
             if (socket is null)
             {
+                OnConnectRefused();
                 return;
             }
+            Volatile.Write(ref _refusals, 0);
             lock (this)
             {
                 if (_closed)
