@@ -11,6 +11,7 @@ using Microsoft.IdentityModel.Tokens;
 //
 //   dotnet run -c Release --project bench/Tessera.Bench -- --url http://127.0.0.1:3000 --secret <JWT_SECRET>
 //       --scenario handshake|refused|echo|broadcast|idle [--seconds 10] [--connections N] [--pid <server pid>]
+//   ... --scenario soak [--minutes 30] [--connections 19000] [--rate 50]   (Soak.cs; bench/soak.sh drives it)
 //
 // Prints one JSON line: throughput, p50/p99 latency, and server CPU µs per operation (when --pid is given).
 var options = Options.Parse(args);
@@ -21,6 +22,7 @@ var result = options.Scenario switch
     "echo" => await Scenarios.EchoAsync(options),
     "broadcast" => await Scenarios.BroadcastAsync(options),
     "idle" => await Scenarios.IdleAsync(options),
+    "soak" => await Soak.RunAsync(options),
     _ => throw new ArgumentException("unknown scenario " + options.Scenario),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
@@ -36,7 +38,7 @@ internal sealed record Options(string Url, string Secret, string Scenario, doubl
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
         }
         var scenario = Get("scenario", "echo");
-        var defaultConnections = scenario switch { "broadcast" => 1000, "idle" => 10_000, "echo" => 50, _ => 32 };
+        var defaultConnections = scenario switch { "broadcast" => 1000, "idle" => 10_000, "soak" => 19_000, "echo" => 50, _ => 32 };
         return new Options(
             Get("url", "http://127.0.0.1:3000").TrimEnd('/'),
             Get("secret", Environment.GetEnvironmentVariable("JWT_SECRET") ?? ""),
