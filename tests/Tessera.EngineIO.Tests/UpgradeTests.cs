@@ -54,7 +54,7 @@ public class UpgradeTests
     [Fact]
     public async Task Upgrade_that_never_completes_times_out_and_polling_carries_on()
     {
-        await using var server = await TestServer.StartAsync(o => o.UpgradeTimeout = TimeSpan.FromMilliseconds(300));
+        await using var server = await TestServer.StartAsync(o => o.UpgradeTimeout = TimeSpan.FromMilliseconds(1000));
         var (sid, _) = await server.HandshakeAsync();
         using var ws = await server.ConnectWebSocketAsync($"EIO=4&transport=websocket&sid={sid}");
         await ws.SendTextAsync("2probe");

@@ -15,6 +15,47 @@ public sealed class RootFactAttribute : FactAttribute
     }
 }
 
+/// <summary>Runs only where chattr +i works (root, on a file system with the immutable attribute, such as ext4).</summary>
+public sealed class ImmutableFilesFactAttribute : FactAttribute
+{
+    public static string Root => Path.Combine(AppContext.BaseDirectory, "store-faults");
+
+    public ImmutableFilesFactAttribute()
+    {
+        Skip = Probe();
+    }
+
+    private static string? Probe()
+    {
+        if (Environment.UserName != "root")
+        {
+            return "needs root for chattr +i";
+        }
+        Directory.CreateDirectory(Root);
+        var probe = Path.Combine(Root, "probe-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(probe, "");
+        try
+        {
+            using var chattr = Process.Start(new ProcessStartInfo("chattr", ["+i", probe]) { RedirectStandardError = true })!;
+            chattr.WaitForExit();
+            if (chattr.ExitCode != 0)
+            {
+                return "chattr +i is not supported where the tests run";
+            }
+            Process.Start("chattr", ["-i", probe])!.WaitForExit();
+            return null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "chattr is not installed";
+        }
+        finally
+        {
+            File.Delete(probe);
+        }
+    }
+}
+
 /// <summary>
 /// CONTRACT §4: when the account store cannot commit writes (here: its disk is full), /auth/* answers 503 {message}
 /// with Retry-After and /healthz 503, nothing is corrupted, and service resumes by itself when space returns.
@@ -93,5 +134,49 @@ public class StoreFaultTests
             await RunAsync("umount", "-l", data);
             Directory.Delete(data, recursive: true);
         }
+    }
+
+    [ImmutableFilesFact]
+    public async Task A_read_only_database_gives_503_and_service_resumes_when_it_is_writable_again()
+    {
+        var data = Path.Combine(ImmutableFilesFactAttribute.Root, Guid.NewGuid().ToString("N"));
+        await using var server = await ServerProcess.StartAsync(data);
+        using (var first = await server.PostJsonAsync("/auth/register", new { username = "erin", password = "correct horse battery" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        }
+        // Even root cannot write an immutable file: the database and its write-ahead log become read-only. Not the
+        // -shm file: SQLite maps it into memory, and a write into a mapped page of an immutable file is a SIGBUS
+        // that kills the process (which no program can answer with a 503; a read-only file system or a changed
+        // file mode leaves existing mappings writable).
+        var files = new[] { "tessera.db", "tessera.db-wal" }.Select(f => Path.Combine(data, f)).Where(File.Exists).ToArray();
+        await RunAsync("chattr", ["+i", .. files]);
+        try
+        {
+            using (var refused = await server.PostJsonAsync("/auth/register", new { username = "frank", password = "correct horse battery" }))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+                Assert.True(refused.Headers.RetryAfter is not null, "no Retry-After");
+                Assert.Contains("\"message\"", await refused.Content.ReadAsStringAsync());
+            }
+            using (var health = await server.Http.GetAsync("/healthz"))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            }
+        }
+        finally
+        {
+            await RunAsync("chattr", ["-i", .. files]);
+        }
+        using (var again = await server.PostJsonAsync("/auth/register", new { username = "frank", password = "correct horse battery" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, again.StatusCode);
+        }
+        using (var health = await server.Http.GetAsync("/healthz"))
+        {
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        }
+        var (token, _) = await server.LoginAsync("erin", "correct horse battery");
+        Assert.False(string.IsNullOrEmpty(token));
     }
 }
