@@ -79,8 +79,14 @@ public class RefreshTests
     [Fact]
     public async Task Refresh_with_another_users_token_is_refused_and_the_old_identity_expires_as_before()
     {
-        await using var server = await ShortLivedServer();
-        var (client, _) = await server.ConnectWithAuthAsync(new { token = Tokens.Create(lifetime: TimeSpan.FromSeconds(2)) });
+        // The four answers below must all come between the warning and the expiry: 3 s of room for a loaded machine
+        // (1.5 s was seen to be too little once).
+        await using var server = await AuthTestServer.StartAsync(o =>
+        {
+            o.ClockSkew = TimeSpan.Zero;
+            o.ExpiryWarning = TimeSpan.FromSeconds(3);
+        });
+        var (client, _) = await server.ConnectWithAuthAsync(new { token = Tokens.Create(lifetime: TimeSpan.FromSeconds(4)) });
         using (client)
         {
             Assert.StartsWith("42[\"auth:expiring\"", await client.NextTextAsync());
@@ -113,7 +119,8 @@ public class RefreshAuthorizationTests
             o.ClockSkew = TimeSpan.Zero;
             o.ExpiryWarning = TimeSpan.FromMinutes(5);
         });
-        var (client, reply) = await server.ConnectWithAuthAsync(new { token = Tokens.Create(lifetime: TimeSpan.FromSeconds(3), extra: Gold) }, "/admin");
+        // 5 s: four answers must come before the old exp, with room for a loaded machine.
+        var (client, reply) = await server.ConnectWithAuthAsync(new { token = Tokens.Create(lifetime: TimeSpan.FromSeconds(5), extra: Gold) }, "/admin");
         using (client)
         {
             Assert.StartsWith("40/admin,{", reply);
