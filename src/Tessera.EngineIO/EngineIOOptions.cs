@@ -51,7 +51,8 @@ public sealed class EngineIOOptions
 
     /// <summary>
     /// Most new sessions a second from one client address (grouped as for <see cref="MaxConnectionsPerAddress"/>),
-    /// in bursts of up to twice as many; further handshakes are refused with HTTP 429 and an Engine.IO error body,
+    /// in bursts of up to twice as many (or of <see cref="MaxConnectionsPerAddress"/>, if that is more, so that as
+    /// many sessions as may be open at once can be opened at once); further handshakes are refused with HTTP 429 and an Engine.IO error body,
     /// so a handshake flood from one address costs a refusal each instead of a session. Clients retry with their
     /// reconnection back-off. Null or 0 (the default) sets no limit.
     /// </summary>

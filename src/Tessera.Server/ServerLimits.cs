@@ -17,11 +17,14 @@ public sealed class ServerLimits
 
     /// <summary>
     /// Connections per client address still sending their first request head (slowloris); more are closed at once.
-    /// On the direct WebSocket path only, so not behind a proxy, where the proxy sends whole heads anyway.
+    /// On the direct WebSocket path only, so not behind a proxy, where the proxy sends whole heads anyway. As many as
+    /// ConnectionsPerAddress by default: a thousand clients behind one address connecting at the same moment all
+    /// have their heads in flight at once.
     /// </summary>
-    public int PendingRequestHeadsPerAddress { get; set; } = 100;
+    public int PendingRequestHeadsPerAddress { get; set; } = 1000;
 
-    /// <summary>New Engine.IO sessions a second per client address (bursts of twice as many); more get HTTP 429.</summary>
+    /// <summary>New Engine.IO sessions a second per client address (bursts of twice as many, or of ConnectionsPerAddress
+    /// if more); more get HTTP 429.</summary>
     public int HandshakesPerSecondPerAddress { get; set; } = 100;
 
     internal string? Problem() =>

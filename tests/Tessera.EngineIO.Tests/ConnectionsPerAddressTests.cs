@@ -203,6 +203,26 @@ public class ConnectionsPerAddressTests
     }
 
     [Fact]
+    public async Task As_many_sessions_as_may_be_open_at_once_can_be_opened_at_once_whatever_the_rate()
+    {
+        // A rate of 5 a second, but 50 sessions allowed open: the burst is 50, so 50 clients behind one address
+        // connecting together all get in; the 51st is over both limits.
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.MaxConnectionsPerAddress = 50;
+            o.MaxHandshakesPerSecondPerAddress = 5;
+        });
+        var opened = await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ =>
+        {
+            using var response = await server.Http.GetAsync(server.Url("EIO=4&transport=polling"));
+            return response.StatusCode;
+        }));
+        Assert.All(opened, s => Assert.Equal(HttpStatusCode.OK, s));
+        using var refused = await server.Http.GetAsync(server.Url("EIO=4&transport=polling"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+    }
+
+    [Fact]
     public void A_handshake_rate_out_of_range_is_refused_with_a_clear_message()
     {
         Assert.Equal("EngineIOOptions: MaxHandshakesPerSecondPerAddress must be between 0 and 1,000,000 (null or 0: no limit).",

@@ -42,7 +42,11 @@ internal sealed partial class EngineIOServer
         _openSuffixPolling = OpenSuffix(options, canUpgrade ? "[\"websocket\"]" : "[]");
         _openSuffixWebSocket = OpenSuffix(options, "[]");
         _addresses = options.MaxConnectionsPerAddress is > 0 and var limit ? new AddressLimiter(limit) : null;
-        _handshakeRate = options.MaxHandshakesPerSecondPerAddress is > 0 and var rate ? new HandshakeRateLimiter(rate) : null;
+        // The burst is never below MaxConnectionsPerAddress: every session that may be open at once can be opened
+        // at once (a page of 1,000 clients behind one address reconnecting together), only then the rate applies.
+        _handshakeRate = options.MaxHandshakesPerSecondPerAddress is > 0 and var rate
+            ? new HandshakeRateLimiter(rate, Math.Max(2 * rate, options.MaxConnectionsPerAddress ?? 0))
+            : null;
     }
 
     public EngineIOOptions Options { get; }

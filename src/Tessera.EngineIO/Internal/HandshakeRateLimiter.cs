@@ -5,16 +5,17 @@ namespace Tessera.EngineIO.Internal;
 
 /// <summary>
 /// New sessions per client address and second (<see cref="EngineIOOptions.MaxHandshakesPerSecondPerAddress"/>):
-/// a token bucket per address group (as <see cref="AddressLimiter"/> groups them), bursts of twice the rate, so
+/// a token bucket per address group (as <see cref="AddressLimiter"/> groups them), bursts of twice the rate (or of
+/// MaxConnectionsPerAddress, if larger: as many sessions as may be open at once can be opened at once), so
 /// a handshake flood from one address is refused with 429 before it costs a session each. Idle buckets are
 /// dropped by the partitioned limiter itself.
 /// </summary>
-internal sealed class HandshakeRateLimiter(int perSecond) : IDisposable
+internal sealed class HandshakeRateLimiter(int perSecond, int burst) : IDisposable
 {
     private readonly PartitionedRateLimiter<UInt128> _limiter = PartitionedRateLimiter.Create<UInt128, UInt128>(key =>
         RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
         {
-            TokenLimit = 2 * perSecond,
+            TokenLimit = burst,
             TokensPerPeriod = perSecond,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             AutoReplenishment = true,
