@@ -19,7 +19,7 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSe
 if (builder.Configuration.GetValue("Tessera:DirectWebSockets", !ServerSetup.ForwardedHeadersEnabled(builder.Configuration)))
 {
     // Half-open connections are bounded there too (Tessera:Limits:PendingRequestHeadsPerAddress, docs/reliability.md).
-    var pendingHeads = builder.Configuration.GetValue("Tessera:Limits:PendingRequestHeadsPerAddress", 1000);
+    var pendingHeads = ServerSetup.Limits(builder.Configuration).PendingRequestHeadsPerAddress;
     builder.WebHost.ConfigureKestrel(k => k.UseEngineIODirectWebSockets(o => o.MaxPendingRequestHeadsPerAddress = pendingHeads));
 }
 builder.Services.AddTessera(builder.Configuration);

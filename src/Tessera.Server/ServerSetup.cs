@@ -11,16 +11,21 @@ namespace Tessera.Server;
 /// </summary>
 public static class ServerSetup
 {
+    /// <summary><c>Tessera:Limits</c> as configured, the defaults of <see cref="ServerLimits"/> for what is not (validated at start).</summary>
+    public static ServerLimits Limits(IConfiguration configuration) =>
+        configuration.GetSection("Tessera:Limits").Get<ServerLimits>() ?? new ServerLimits();
+
     public static void AddTessera(this IServiceCollection services, IConfiguration configuration)
     {
         var tessera = configuration.GetSection("Tessera");
         var auth = tessera.GetSection("Auth");
         // Per-address session bound (CONTRACT §2 Limits:ConnectionsPerAddress), enforced by Engine.IO on every
         // handshake path; the bench app sets none.
+        var limits = Limits(configuration);
         var socketIO = services.AddSocketIO(o =>
             {
-                o.EngineIO.MaxConnectionsPerAddress = tessera.GetValue("Limits:ConnectionsPerAddress", 1000);
-                o.EngineIO.MaxHandshakesPerSecondPerAddress = tessera.GetValue("Limits:HandshakesPerSecondPerAddress", 100);
+                o.EngineIO.MaxConnectionsPerAddress = limits.ConnectionsPerAddress;
+                o.EngineIO.MaxHandshakesPerSecondPerAddress = limits.HandshakesPerSecondPerAddress;
             })
             .AddJwtAuthentication(o =>
             {

@@ -111,9 +111,10 @@ internal sealed partial class EngineIOServer
         {
             await Task.WhenAll(loops).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception)
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            // A loop that failed or did not end in time is the transports' own business (they abort after a bound).
+            // A client that does not answer its close frame in time is the transports' own business (they abort it
+            // after their own bound); ReceiveLoop tasks never fault.
         }
     }
 
@@ -279,8 +280,33 @@ internal sealed partial class EngineIOServer
         && query.TryGetValue("EIO", out var version) && version == "4"
         && !query.ContainsKey("sid")
         && !HasForwardedHeaders(request)
-        && (_handshakeRate is null || _handshakeRate.TryAcquire(remote))
-        && (_addresses is null || _addresses.TryAcquire(remote));
+        && TryAdmit(remote) == Admission.Admitted;
+
+    private enum Admission
+    {
+        Admitted,
+        TooManyOpen,
+        TooManyPerSecond,
+    }
+
+    /// <summary>
+    /// Takes a session slot for <paramref name="remote"/> (MaxConnectionsPerAddress), then a handshake token
+    /// (MaxHandshakesPerSecondPerAddress), giving the slot back if there is no token: a refusal consumes nothing, so
+    /// a direct-path refusal that the HTTP path then answers with its 429 is counted once.
+    /// </summary>
+    private Admission TryAdmit(IPAddress? remote)
+    {
+        if (_addresses is not null && !_addresses.TryAcquire(remote))
+        {
+            return Admission.TooManyOpen;
+        }
+        if (_handshakeRate is null || _handshakeRate.TryAcquire(remote))
+        {
+            return Admission.Admitted;
+        }
+        _addresses?.Release(remote);
+        return Admission.TooManyPerSecond;
+    }
 
     /// <summary>
     /// A handshake that came through a proxy (Forwarded, X-Forwarded-*): the client's address and scheme are for
@@ -352,18 +378,17 @@ internal sealed partial class EngineIOServer
     /// <summary>Takes a session slot for the client's address; false (and the 429 written) when it has none left.</summary>
     private async ValueTask<bool> TryAcquireAddressAsync(HttpContext context)
     {
-        var remote = context.Connection.RemoteIpAddress;
-        if (_handshakeRate is not null && !_handshakeRate.TryAcquire(remote))
+        switch (TryAdmit(context.Connection.RemoteIpAddress))
         {
-            Log.TooManyHandshakes(_logger, _handshakeRate.PerSecond);
-            await WriteErrorAsync(context, ErrorCode.Forbidden, StatusCodes.Status429TooManyRequests, "Too many connections").ConfigureAwait(false);
-            return false;
+            case Admission.Admitted:
+                return true;
+            case Admission.TooManyOpen:
+                Log.TooManyConnections(_logger, _addresses!.Limit);
+                break;
+            default:
+                Log.TooManyHandshakes(_logger, _handshakeRate!.PerSecond);
+                break;
         }
-        if (_addresses is null || _addresses.TryAcquire(remote))
-        {
-            return true;
-        }
-        Log.TooManyConnections(_logger, _addresses.Limit);
         await WriteErrorAsync(context, ErrorCode.Forbidden, StatusCodes.Status429TooManyRequests, "Too many connections").ConfigureAwait(false);
         return false;
     }

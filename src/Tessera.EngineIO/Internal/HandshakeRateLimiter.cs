@@ -10,7 +10,7 @@ namespace Tessera.EngineIO.Internal;
 /// a handshake flood from one address is refused with 429 before it costs a session each. Idle buckets are
 /// dropped by the partitioned limiter itself.
 /// </summary>
-internal sealed class HandshakeRateLimiter(int perSecond, int burst) : IDisposable
+internal sealed class HandshakeRateLimiter(int perSecond, int burst)
 {
     private readonly PartitionedRateLimiter<UInt128> _limiter = PartitionedRateLimiter.Create<UInt128, UInt128>(key =>
         RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
@@ -34,6 +34,4 @@ internal sealed class HandshakeRateLimiter(int perSecond, int burst) : IDisposab
         using var lease = _limiter.AttemptAcquire(key);
         return lease.IsAcquired;
     }
-
-    public void Dispose() => _limiter.Dispose();
 }

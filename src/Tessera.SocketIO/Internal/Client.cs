@@ -127,7 +127,8 @@ internal sealed class Client
         return DispatchAsync(packet);
     }
 
-    private static bool PlaceholdersInRange(JsonElement element, int count)
+    /// <summary>Whether every placeholder points at one of <paramref name="count"/> attachments (the fuzz target calls it).</summary>
+    internal static bool PlaceholdersInRange(JsonElement element, int count)
     {
         switch (element.ValueKind)
         {

@@ -165,35 +165,6 @@ public static class SocketIOPacketTarget
         }
     }
 
-    /// <summary>Client.PlaceholdersInRange (private there): the check made before the attachments are awaited.</summary>
-    public static bool PlaceholdersInRange(JsonElement element, int count)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.Object:
-                if (element.TryGetProperty("_placeholder", out var flag) && flag.ValueKind == JsonValueKind.True)
-                {
-                    return BinaryContext.TryGetPlaceholder(element, count, out _);
-                }
-                foreach (var property in element.EnumerateObject())
-                {
-                    if (!PlaceholdersInRange(property.Value, count))
-                    {
-                        return false;
-                    }
-                }
-                return true;
-            case JsonValueKind.Array:
-                foreach (var item in element.EnumerateArray())
-                {
-                    if (!PlaceholdersInRange(item, count))
-                    {
-                        return false;
-                    }
-                }
-                return true;
-            default:
-                return true;
-        }
-    }
+    /// <summary>The check Client makes before the attachments are awaited (the production code itself).</summary>
+    public static bool PlaceholdersInRange(JsonElement element, int count) => Tessera.SocketIO.Internal.Client.PlaceholdersInRange(element, count);
 }
