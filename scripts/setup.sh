@@ -2,7 +2,8 @@
 # What the test suite needs on this machine, installed if missing: sourced by scripts/test.sh, so that the
 # README's test command is the whole set-up on a fresh clone. Safe to run again: it does nothing when all is there.
 #   - Debian packages: Node.js and npm, python-socketio (Debian's; there is no PyPI here), redis-server,
-#     chromium. Installed with apt-get when running as root; otherwise one line names them and it fails.
+#     postgresql, nginx, chromium. Installed with apt-get when running as root; otherwise one line names them and
+#     it fails. Their services are never used (the tests start their own servers on loopback ports).
 #   - npm packages: `npm ci` in each folder whose lockfile the tests use, when node_modules is missing or
 #     older than the lockfile.
 # Exit status (of setup_test_dependencies) is non-zero, with the reason on stderr, when something cannot be had.
@@ -17,6 +18,10 @@ setup_missing_debian_packages() {
     || missing+=(python3 python3-socketio python3-websocket python3-requests)
   # A real redis-server for the cluster tests (they start and stop it themselves on loopback ports).
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  # PostgreSQL's server binaries (initdb, postgres) for the database tests; each test run makes its own cluster.
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null 2>&1 || missing+=(postgresql)
+  # nginx as the reverse proxy in front of the server (tests run it with their own config on a loopback port).
+  command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || missing+=(nginx)
   # Debian's Chromium for the browser tests (playwright-core drives it; a downloaded browser cannot be had here).
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   printf '%s\n' "${missing[@]}"
