@@ -23,6 +23,39 @@ public sealed class AccountOptions
     /// <summary>HS256 secret: the string's UTF-8 bytes or <c>base64:…</c>; generated and persisted when empty.</summary>
     public string? SigningKey { get; set; }
 
+    /// <summary>
+    /// How access tokens are signed: <c>HS256</c> (the default: one secret, <see cref="SigningKey"/>, that every verifier must
+    /// hold), or <c>ES256</c> / <c>RS256</c>: key pairs whose public halves are published at <c>/.well-known/jwks.json</c>, so any
+    /// service can verify tokens without a secret. Asymmetric keys come from <see cref="SigningKeyFiles"/> when set; otherwise
+    /// they are generated, kept in the account store (private keys protected with ASP.NET Core Data Protection, its key ring in
+    /// the same store) and rotated every <see cref="KeyRotationInterval"/>.
+    /// </summary>
+    public string SigningAlgorithm { get; set; } = "HS256";
+
+    /// <summary>
+    /// PEM files of private keys (PKCS#8 <c>PRIVATE KEY</c>, or <c>EC PRIVATE KEY</c> / <c>RSA PRIVATE KEY</c>) for ES256 (P-256)
+    /// or RS256 (2048 bits or more), instead of generated keys: the first signs, every one is published. Rotation by hand: add the
+    /// new key second and restart the nodes; once verifiers have fetched it, move it first; drop the old one after the access
+    /// token lifetime.
+    /// </summary>
+    public IList<string> SigningKeyFiles { get; } = new List<string>();
+
+    /// <summary>How long each generated key signs before the next takes over (ES256 / RS256). Default 30 days.</summary>
+    public TimeSpan KeyRotationInterval { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// How long a generated key is published before it signs, so that every node and every verifier caching the JWKS knows it
+    /// first (ES256 / RS256). Shorter than <see cref="KeyRotationInterval"/>. Default 1 day.
+    /// </summary>
+    public TimeSpan KeyPublicationLead { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Configures the Data Protection provider that protects generated private keys at rest (its key ring is kept in the
+    /// account store; it is not the application's own). Without this its keys are stored unencrypted beside what they protect;
+    /// e.g. <c>b =&gt; b.ProtectKeysWithCertificate(cert)</c> encrypts them with a certificate kept elsewhere.
+    /// </summary>
+    public Action<Microsoft.AspNetCore.DataProtection.IDataProtectionBuilder>? ConfigureDataProtection { get; set; }
+
     /// <summary>Lifetime of issued access tokens (their <c>exp</c> rounded up to the whole second). Default 15 minutes.</summary>
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
@@ -87,6 +120,18 @@ public sealed class AccountOptions
         if (RefreshReuseGrace < TimeSpan.Zero || RefreshReuseGrace >= RefreshTokenLifetime)
         {
             return $"AccountOptions: RefreshReuseGrace ({RefreshReuseGrace}) must be non-negative and shorter than RefreshTokenLifetime ({RefreshTokenLifetime}).";
+        }
+        if (SigningAlgorithm is not ("HS256" or "ES256" or "RS256"))
+        {
+            return $"AccountOptions: SigningAlgorithm (Tessera:Auth:SigningAlgorithm) is '{SigningAlgorithm}'; it must be HS256, ES256 or RS256.";
+        }
+        if (SigningAlgorithm == "HS256" && SigningKeyFiles.Count > 0)
+        {
+            return "AccountOptions: SigningKeyFiles are key pairs for ES256 or RS256; set SigningAlgorithm to the one they are for (HS256 uses SigningKey).";
+        }
+        if (KeyPublicationLead <= TimeSpan.Zero || KeyRotationInterval <= KeyPublicationLead)
+        {
+            return $"AccountOptions: KeyPublicationLead ({KeyPublicationLead}) must be positive and shorter than KeyRotationInterval ({KeyRotationInterval}).";
         }
         if (RevocationPollInterval <= TimeSpan.Zero)
         {

@@ -33,11 +33,7 @@ public static class AccountServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<AccountsMetrics>();
         services.TryAddSingleton<IAccountStore>(sp => new SqliteAccountStore(sp.GetRequiredService<IOptions<AccountOptions>>().Value.DatabasePath));
-        services.TryAddSingleton(sp =>
-        {
-            var o = sp.GetRequiredService<IOptions<AccountOptions>>().Value;
-            return new SigningKey(SigningKeyFile.LoadOrCreate(o.DataDirectory, o.SigningKey));
-        });
+        services.TryAddSingleton<SigningKeyRing>();
         // Its own options, not the app's PasswordHasherOptions: Identity's default (100,000) is below OWASP's floor.
         // Hashes of fewer iterations verify as SuccessRehashNeeded and are upgraded at the next login.
         services.TryAddSingleton<IPasswordHasher<UserAccount>>(_ => new PasswordHasher<UserAccount>(
@@ -50,6 +46,7 @@ public static class AccountServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<JwtAuthenticationOptions>, AccountsJwtConfiguration>());
         services.AddHostedService<AccountStoreInitializer>();
         services.AddHostedService<RevocationFeed>();
+        services.AddHostedService<SigningKeyRing.Maintenance>();
         return builder;
     }
 
@@ -57,20 +54,25 @@ public static class AccountServiceCollectionExtensions
     internal const int PasswordIterations = 210_000;
 
     /// <summary>Tokens this server issues are the ones the handshake accepts.</summary>
-    private sealed class AccountsJwtConfiguration(IOptions<AccountOptions> accounts, SigningKey key) : IConfigureOptions<JwtAuthenticationOptions>
+    private sealed class AccountsJwtConfiguration(IOptions<AccountOptions> accounts, SigningKeyRing keys) : IConfigureOptions<JwtAuthenticationOptions>
     {
         public void Configure(JwtAuthenticationOptions options)
         {
             options.Issuer ??= accounts.Value.Issuer;
             options.Audience ??= accounts.Value.Audience;
-            options.SigningKeys.Add(key.SecurityKey);
+            // The ring's keys as they are at each verification: generated keys rotate while the server runs.
+            options.SigningKeySources.Add(keys);
         }
     }
 
-    /// <summary>Creates or migrates the schema before the server takes requests.</summary>
-    private sealed class AccountStoreInitializer(IAccountStore store) : IHostedLifecycleService
+    /// <summary>Creates or migrates the schema, then loads (or creates) the signing keys, before the server takes requests.</summary>
+    private sealed class AccountStoreInitializer(IAccountStore store, SigningKeyRing keys) : IHostedLifecycleService
     {
-        public Task StartingAsync(CancellationToken cancellationToken) => store.InitializeAsync(cancellationToken);
+        public async Task StartingAsync(CancellationToken cancellationToken)
+        {
+            await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+            await keys.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

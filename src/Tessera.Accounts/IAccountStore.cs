@@ -35,6 +35,18 @@ public sealed record RefreshResult(RefreshOutcome Outcome, string? SessionId = n
 public sealed record RevocationEvent(long Id, string? SessionId, string? UserId, DateTimeOffset At);
 
 /// <summary>
+/// A generated signing key (ES256 or RS256) as the store keeps it, for every node to sign and verify with.
+/// </summary>
+/// <param name="Generation">1 for the first key, one more for each rotation: two nodes rotating at once add the same generation, and only one of them succeeds.</param>
+/// <param name="KeyId">The key's <c>kid</c> (its RFC 7638 thumbprint), named in the header of each token it signs and in the JWKS.</param>
+/// <param name="Algorithm"><c>ES256</c> or <c>RS256</c>.</param>
+/// <param name="ProtectedPrivateKey">The PKCS#8 private key, protected with ASP.NET Core Data Protection (its key ring kept in the same store), base64.</param>
+/// <param name="CreatedAt">When the key was generated (and published).</param>
+/// <param name="ActivatesAt">When it starts to sign: after every node and verifier has had time to fetch it.</param>
+/// <param name="RetiresAt">When its successor is due to start signing.</param>
+public sealed record StoredSigningKey(long Generation, string KeyId, string Algorithm, string ProtectedPrivateKey, DateTimeOffset CreatedAt, DateTimeOffset ActivatesAt, DateTimeOffset RetiresAt);
+
+/// <summary>
 /// Users, login sessions and refresh tokens. SQLite by default; another database implements this interface
 /// without the endpoints changing. Refresh tokens are stored only as SHA-256 hashes.
 /// </summary>
@@ -117,4 +129,30 @@ public interface IAccountStore
 
     /// <summary>The id of the newest revocation recorded (0 if none).</summary>
     Task<long> LastRevocationIdAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Every signing key kept (<c>Auth:SigningAlgorithm</c> ES256 or RS256), oldest generation first. The default throws
+    /// <see cref="NotSupportedException"/>: a store without key storage serves HS256 (or keys loaded from PEM files) only.
+    /// </summary>
+    Task<IReadOnlyList<StoredSigningKey>> ListSigningKeysAsync(CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not keep signing keys; use HS256 or PEM key files.");
+
+    /// <summary>Adds a signing key; false (and nothing changed) when its generation or key id is already there.</summary>
+    Task<bool> TryAddSigningKeyAsync(StoredSigningKey key, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not keep signing keys; use HS256 or PEM key files.");
+
+    /// <summary>Removes a signing key (once the last token it signed has expired); nothing happens if there is none.</summary>
+    Task DeleteSigningKeyAsync(string keyId, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not keep signing keys; use HS256 or PEM key files.");
+
+    /// <summary>
+    /// The XML elements of the Data Protection key ring that protects the signing keys (ASP.NET Core's <c>IXmlRepository</c>,
+    /// which is synchronous: called when the key ring is loaded, at first use and about once a day).
+    /// </summary>
+    IReadOnlyList<string> GetDataProtectionKeys() =>
+        throw new NotSupportedException($"{GetType().Name} does not keep a Data Protection key ring.");
+
+    /// <summary>Adds an element to the Data Protection key ring (synchronous, as <c>IXmlRepository.StoreElement</c>).</summary>
+    void StoreDataProtectionKey(string friendlyName, string xml) =>
+        throw new NotSupportedException($"{GetType().Name} does not keep a Data Protection key ring.");
 }

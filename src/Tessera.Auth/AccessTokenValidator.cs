@@ -122,7 +122,8 @@ public sealed partial class AccessTokenValidator
     // After a failed fetch, none until this time (exponential backoff); long.MinValue: no failure pending.
     private long _metadataRetryAt = long.MinValue;
     private int _metadataFailures;
-    private readonly ConcurrentDictionary<string, AccessTokenValidationResult> _cache = new(StringComparer.Ordinal);
+    // With the key it was verified with when that key came from a rotating source: a hit is good only while the key is still there.
+    private readonly ConcurrentDictionary<string, (AccessTokenValidationResult Result, SecurityKey? SourceKey)> _cache = new(StringComparer.Ordinal);
     private volatile IList<SecurityKey> _metadataKeys = [];
     private long _verifications;
     private volatile string? _metadataIssuer;
@@ -198,7 +199,7 @@ public sealed partial class AccessTokenValidator
             // Refused unread: no parsing work for an attacker's megabyte.
             return AccessTokenValidationResult.Fail(AuthErrorCodes.TokenInvalid);
         }
-        var result = _cache.TryGetValue(token, out var cached) ? cached : await VerifyAsync(token, cancellationToken).ConfigureAwait(false);
+        var result = _cache.TryGetValue(token, out var cached) && StillPublished(cached.SourceKey) ? cached.Result : await VerifyAsync(token, cancellationToken).ConfigureAwait(false);
         if (!result.IsValid)
         {
             return result;
@@ -215,6 +216,29 @@ public sealed partial class AccessTokenValidator
         return result;
     }
 
+    /// <summary>Whether a key a cached verification relied on is still one of its source's (a retired key is removed).</summary>
+    private bool StillPublished(SecurityKey? sourceKey)
+    {
+        if (sourceKey is null)
+        {
+            return true;
+        }
+        foreach (var source in _options.SigningKeySources)
+        {
+            foreach (var key in source.Keys)
+            {
+                if (ReferenceEquals(key, sourceKey))
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The key if a rotating source gave it (so its removal must end cached verifications), else null.</summary>
+    private SecurityKey? FromSource(SecurityKey? key) => key is not null && _options.SigningKeySources.Count > 0 && StillPublished(key) ? key : null;
+
     /// <summary>Full verifications done (cache hits excluded): what a reconnect storm must not multiply.</summary>
     public long Verifications => Interlocked.Read(ref _verifications);
 
@@ -226,6 +250,15 @@ public sealed partial class AccessTokenValidator
             await LoadMetadataAsync(refresh: false, cancellationToken).ConfigureAwait(false);
         }
         var validation = await _handler.ValidateTokenAsync(token, _parameters).ConfigureAwait(false);
+        if (!validation.IsValid && _options.SigningKeySources.Count > 0 && validation.Exception is SecurityTokenSignatureKeyNotFoundException)
+        {
+            // A kid no source knows yet: another node may have started signing with a key this one has not loaded.
+            foreach (var source in _options.SigningKeySources)
+            {
+                await source.RefreshAsync(cancellationToken).ConfigureAwait(false);
+            }
+            validation = await _handler.ValidateTokenAsync(token, _parameters).ConfigureAwait(false);
+        }
         if (!validation.IsValid && _metadataAddress is not null && validation.Exception is SecurityTokenSignatureKeyNotFoundException)
         {
             // An unknown kid may mean the issuer rotated its keys: refetch (at most once per refresh interval).
@@ -255,7 +288,7 @@ public sealed partial class AccessTokenValidator
                 // Crude but bounded: a full cache starts over rather than growing.
                 _cache.Clear();
             }
-            _cache[token] = result;
+            _cache[token] = (result, FromSource(jwt.SigningKey));
         }
         return result;
     }
@@ -379,11 +412,15 @@ public sealed partial class AccessTokenValidator
         var alg = (securityToken as JsonWebToken)?.Alg ?? string.Empty;
         var matches = new List<SecurityKey>(2);
         AddMatching(_options.SigningKeys, alg, kid, matches);
+        foreach (var source in _options.SigningKeySources)
+        {
+            AddMatching(source.Keys, alg, kid, matches);
+        }
         AddMatching(_metadataKeys, alg, kid, matches);
         return matches;
     }
 
-    private static void AddMatching(IList<SecurityKey> keys, string alg, string kid, List<SecurityKey> matches)
+    private static void AddMatching(IEnumerable<SecurityKey> keys, string alg, string kid, List<SecurityKey> matches)
     {
         foreach (var key in keys)
         {

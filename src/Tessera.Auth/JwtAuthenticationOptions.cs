@@ -47,6 +47,12 @@ public sealed class JwtAuthenticationOptions
     /// <summary>Verification keys: HMAC secrets and RSA / ECDSA public keys (several at once for rotation).</summary>
     public IList<SecurityKey> SigningKeys { get; } = new List<SecurityKey>();
 
+    /// <summary>
+    /// Sources of verification keys that change while the application runs (a rotating key ring): asked for their keys at every
+    /// verification, and to refresh when a token names a <c>kid</c> none of them knows.
+    /// </summary>
+    public IList<ISigningKeySource> SigningKeySources { get; } = new List<ISigningKeySource>();
+
     /// <summary>An OpenID Connect issuer (Keycloak, Auth0, Entra …): its discovery document gives the JWKS.</summary>
     public string? Authority { get; set; }
 
@@ -133,7 +139,7 @@ public sealed class JwtAuthenticationOptions
     /// <summary>What is wrong with these options, or null.</summary>
     internal string? Problem()
     {
-        if (AuthenticationScheme is null && SigningKeys.Count == 0 && Authority is null && MetadataAddress is null)
+        if (AuthenticationScheme is null && SigningKeys.Count == 0 && SigningKeySources.Count == 0 && Authority is null && MetadataAddress is null)
         {
             return "JWT authentication needs a signing key (AddHmacSecret, AddPublicKeyPem), an OpenID Connect Authority, or an AuthenticationScheme.";
         }

@@ -28,12 +28,13 @@ public static class Cli
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddSocketIO().AddAccounts(o => ServerSetup.BindAccounts(o, configuration));
+        services.AddSocketIO().AddAccounts(o => ServerSetup.BindAccounts(o, configuration)).AddConfiguredStore(configuration);
         await using var provider = services.BuildServiceProvider();
         var store = provider.GetRequiredService<IAccountStore>();
         try
         {
             await store.InitializeAsync();
+            await provider.GetRequiredService<Tessera.Accounts.Internal.SigningKeyRing>().InitializeAsync();
             return (args.ElementAtOrDefault(0), args.ElementAtOrDefault(1)) switch
             {
                 ("users", "add") => await AddUserAsync(args, provider, store),
@@ -44,7 +45,7 @@ public static class Cli
                 _ => Fail(Usage),
             };
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException or IOException)
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or IOException or System.Data.Common.DbException)
         {
             return Fail(ex.Message);
         }
@@ -118,6 +119,11 @@ public static class Cli
         }
         var ttl = Option(args, "--ttl") is { } text ? TimeSpan.Parse(text, CultureInfo.InvariantCulture) : (TimeSpan?)null;
         var tokens = provider.GetRequiredService<TokenService>();
+        if (ttl > tokens.Options.AccessTokenLifetime && provider.GetRequiredService<Tessera.Accounts.Internal.SigningKeyRing>().IsStored)
+        {
+            // A generated key is unpublished once the tokens it signs under the configured lifetime have expired.
+            return Fail($"--ttl {ttl} is longer than Tessera:Auth:AccessTokenLifetime ({tokens.Options.AccessTokenLifetime}): with rotating {tokens.Options.SigningAlgorithm} keys a token cannot outlive its key's publication.");
+        }
         // A session of its own, so the token can be revoked like any login's.
         var sessionId = TokenService.NewSessionId();
         await store.CreateSessionAsync(sessionId, user.Id, TokenService.Hash(TokenService.NewRefreshToken()), tokens.Now + (ttl ?? tokens.Options.AccessTokenLifetime));

@@ -33,7 +33,8 @@ public static class ServerSetup
                 o.ExpiryWarning = auth.GetValue("ExpiryWarning", TimeSpan.FromMinutes(1));
                 o.AllowQueryToken = auth.GetValue("AllowQueryToken", true);
             })
-            .AddAccounts(o => BindAccounts(o, configuration));
+            .AddAccounts(o => BindAccounts(o, configuration))
+            .AddConfiguredStore(configuration);
         services.AddOptions<ServerLimits>().Bind(tessera.GetSection("Limits")).ValidateOnStart();
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ServerLimits>, ServerLimitsValidation>();
         services.AddSingleton<PrometheusMetrics>();
@@ -42,10 +43,29 @@ public static class ServerSetup
             services.Configure<ForwardedHeadersOptions>(o => ConfigureForwardedHeaders(o, configuration));
         }
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
-        // Cluster mode: nodes share Redis (and the store and signing key through a shared data directory).
+        // Cluster mode: nodes share Redis, and the account store (PostgreSQL, or SQLite in a shared data directory).
         if (tessera.GetValue<string?>("Redis:Configuration") is { Length: > 0 } redis)
         {
             socketIO.AddRedisAdapter(o => o.Configuration = redis);
+        }
+    }
+
+    /// <summary>
+    /// <c>Tessera:Accounts:Store</c>: <c>sqlite</c> (the default, in DataDirectory) or <c>postgres</c> with
+    /// <c>Tessera:Accounts:ConnectionString</c> (CONTRACT §2, §6). The server and its command line use the same.
+    /// </summary>
+    public static ISocketIOBuilder AddConfiguredStore(this ISocketIOBuilder builder, IConfiguration configuration)
+    {
+        var accounts = configuration.GetSection("Tessera:Accounts");
+        var store = accounts.GetValue("Store", "sqlite")!;
+        switch (store.ToLowerInvariant())
+        {
+            case "sqlite":
+                return builder;
+            case "postgres" or "postgresql":
+                return builder.AddPostgreSqlStore(o => o.ConnectionString = accounts.GetValue("ConnectionString", "")!);
+            default:
+                throw new InvalidOperationException($"Tessera:Accounts:Store is '{store}'; it must be sqlite (the default) or postgres.");
         }
     }
 
@@ -63,6 +83,13 @@ public static class ServerSetup
         o.FailedLoginsPerMinute = auth.GetValue("FailedLoginsPerMinute", 10);
         o.LoginsPerMinutePerAddress = auth.GetValue("LoginsPerMinutePerAddress", 60);
         o.RefreshReuseGrace = auth.GetValue("RefreshReuseGrace", TimeSpan.Zero);
+        o.SigningAlgorithm = auth.GetValue("SigningAlgorithm", "HS256")!.ToUpperInvariant();
+        foreach (var file in auth.GetSection("SigningKeyFiles").Get<string[]>() ?? [])
+        {
+            o.SigningKeyFiles.Add(file);
+        }
+        o.KeyRotationInterval = auth.GetValue("KeyRotationInterval", TimeSpan.FromDays(30));
+        o.KeyPublicationLead = auth.GetValue("KeyPublicationLead", TimeSpan.FromDays(1));
     }
 
     /// <summary>ASP.NET Core's switch (env ASPNETCORE_FORWARDEDHEADERS_ENABLED=true), as CONTRACT §2 names it.</summary>

@@ -28,20 +28,33 @@ public sealed class AccountsTestServer : IAsyncDisposable
     public HttpClient Http { get; }
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<AccountsTestServer> StartAsync(Action<AccountOptions>? configure = null, string? dataDirectory = null)
+    /// <param name="configure">Account options beyond the test defaults.</param>
+    /// <param name="dataDirectory">The data directory (a fresh one when null).</param>
+    /// <param name="postgres">A PostgreSQL connection string: the store is that database instead of SQLite.</param>
+    /// <param name="jwt">JWT options beyond the test defaults (clock skew 0).</param>
+    public static async Task<AccountsTestServer> StartAsync(
+        Action<AccountOptions>? configure = null, string? dataDirectory = null, string? postgres = null, Action<Tessera.Auth.JwtAuthenticationOptions>? jwt = null)
     {
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "tessera-tests", Guid.NewGuid().ToString("N"));
         var (app, baseUrl) = await LoopbackApp.StartAsync(
             builder =>
             {
-                builder.Services.AddSocketIO()
-                    .AddJwtAuthentication(o => o.ClockSkew = TimeSpan.Zero)
+                var socketIO = builder.Services.AddSocketIO()
+                    .AddJwtAuthentication(o =>
+                    {
+                        o.ClockSkew = TimeSpan.Zero;
+                        jwt?.Invoke(o);
+                    })
                     .AddAccounts(o =>
                 {
                     o.DataDirectory = dataDirectory;
                     o.RevocationPollInterval = TimeSpan.FromMilliseconds(100);
                     configure?.Invoke(o);
                 });
+                if (postgres is not null)
+                {
+                    socketIO.AddPostgreSqlStore(o => o.ConnectionString = postgres);
+                }
             },
             app =>
             {

@@ -421,7 +421,7 @@ public class HardeningTests(Xunit.Abstractions.ITestOutputHelper output)
             Issuer = options.Issuer,
             Audience = options.Audience,
             Expires = DateTime.UtcNow.AddMinutes(5),
-            SigningCredentials = new SigningCredentials(server.Services.GetRequiredService<SigningKey>().SecurityKey, SecurityAlgorithms.HmacSha256),
+            SigningCredentials = server.Services.GetRequiredService<SigningKeyRing>().Current(),
             TokenType = "at+jwt",
         });
     }

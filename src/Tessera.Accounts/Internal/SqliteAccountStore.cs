@@ -12,7 +12,7 @@ namespace Tessera.Accounts.Internal;
 /// </summary>
 internal sealed class SqliteAccountStore : IAccountStore
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     private readonly string _connectionString;
 
@@ -133,6 +133,28 @@ internal sealed class SqliteAccountStore : IAccountStore
             await using var create = Command(connection, """
                 CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
                 PRAGMA user_version = 2;
+                """, transaction);
+            await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (version < 3)
+        {
+            // Generated signing keys (ES256 / RS256) and the Data Protection key ring that protects their private parts.
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using var create = Command(connection, """
+                CREATE TABLE signing_keys (
+                    generation INTEGER PRIMARY KEY,
+                    kid TEXT NOT NULL UNIQUE,
+                    alg TEXT NOT NULL,
+                    private_key TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    activates_at INTEGER NOT NULL,
+                    retires_at INTEGER NOT NULL);
+                CREATE TABLE data_protection_keys (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    friendly_name TEXT,
+                    xml TEXT NOT NULL);
+                PRAGMA user_version = 3;
                 """, transaction);
             await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -395,5 +417,66 @@ internal sealed class SqliteAccountStore : IAccountStore
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var select = Command(connection, "SELECT COALESCE(MAX(id), 0) FROM revocations;");
         return (long)(await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<IReadOnlyList<StoredSigningKey>> ListSigningKeysAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var select = Command(connection, "SELECT generation, kid, alg, private_key, created_at, activates_at, retires_at FROM signing_keys ORDER BY generation;");
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var keys = new List<StoredSigningKey>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            keys.Add(new StoredSigningKey(
+                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6))));
+        }
+        return keys;
+    }
+
+    public async Task<bool> TryAddSigningKeyAsync(StoredSigningKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var insert = Command(connection, """
+            INSERT INTO signing_keys (generation, kid, alg, private_key, created_at, activates_at, retires_at)
+            VALUES ($generation, $kid, $alg, $key, $created, $activates, $retires) ON CONFLICT DO NOTHING;
+            """, null,
+            ("$generation", key.Generation), ("$kid", key.KeyId), ("$alg", key.Algorithm), ("$key", key.ProtectedPrivateKey),
+            ("$created", key.CreatedAt.ToUnixTimeMilliseconds()), ("$activates", key.ActivatesAt.ToUnixTimeMilliseconds()), ("$retires", key.RetiresAt.ToUnixTimeMilliseconds()));
+        return await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async Task DeleteSigningKeyAsync(string keyId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var delete = Command(connection, "DELETE FROM signing_keys WHERE kid = $kid;", null, ("$kid", keyId));
+        await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public IReadOnlyList<string> GetDataProtectionKeys()
+    {
+        PrepareFiles();
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var select = Command(connection, "SELECT xml FROM data_protection_keys ORDER BY id;");
+        using var reader = select.ExecuteReader();
+        var elements = new List<string>();
+        while (reader.Read())
+        {
+            elements.Add(reader.GetString(0));
+        }
+        return elements;
+    }
+
+    public void StoreDataProtectionKey(string friendlyName, string xml)
+    {
+        PrepareFiles();
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var insert = Command(connection, "INSERT INTO data_protection_keys (friendly_name, xml) VALUES ($name, $xml);", null, ("$name", friendlyName), ("$xml", xml));
+        insert.ExecuteNonQuery();
     }
 }

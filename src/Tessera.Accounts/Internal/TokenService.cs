@@ -8,20 +8,20 @@ using Tessera.Auth;
 
 namespace Tessera.Accounts.Internal;
 
-/// <summary>Issues access tokens (HS256 JWTs, <c>typ</c> at+jwt) and opaque refresh tokens.</summary>
+/// <summary>Issues access tokens (JWTs signed by the <see cref="SigningKeyRing"/>, <c>typ</c> at+jwt) and opaque refresh tokens.</summary>
 internal sealed class TokenService
 {
     private readonly AccountOptions _options;
-    private readonly SigningCredentials _credentials;
+    private readonly SigningKeyRing _keys;
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
     private readonly TimeProvider _time;
 
-    public TokenService(IOptions<AccountOptions> options, SigningKey key, TimeProvider? time = null)
+    public TokenService(IOptions<AccountOptions> options, SigningKeyRing keys, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(keys);
         _options = options.Value;
-        _credentials = new SigningCredentials(key.SecurityKey, SecurityAlgorithms.HmacSha256);
+        _keys = keys;
         _time = time ?? TimeProvider.System;
     }
 
@@ -48,7 +48,8 @@ internal sealed class TokenService
             IssuedAt = now.UtcDateTime,
             NotBefore = now.UtcDateTime,
             Expires = expires.UtcDateTime,
-            SigningCredentials = _credentials,
+            // The ring's current key; its KeyId becomes the header's kid (asymmetric keys).
+            SigningCredentials = _keys.Current(),
             TokenType = "at+jwt",
         });
         return (token, expires, (long)Math.Floor((expires - now).TotalSeconds));
@@ -62,10 +63,4 @@ internal sealed class TokenService
     public static string Hash(string refreshToken) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(refreshToken)));
 
     public DateTimeOffset Now => _time.GetUtcNow();
-}
-
-/// <summary>The server's signing key, shared by the token issuer and the handshake verification.</summary>
-internal sealed class SigningKey(byte[] key)
-{
-    public SymmetricSecurityKey SecurityKey { get; } = new(key);
 }
