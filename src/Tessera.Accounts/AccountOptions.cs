@@ -92,8 +92,17 @@ public sealed class AccountOptions
     /// <summary>The fewest characters (UTF-16 code units) a new password may have; passwords are also limited to 1,024. Default 8.</summary>
     public int MinimumPasswordLength { get; set; } = 8;
 
-    /// <summary>How often the revocation log is read (revocations by other nodes or the command line).</summary>
+    /// <summary>
+    /// How often the revocation log is read (revocations by other nodes or the command line) when the Socket.IO adapter does not
+    /// reach other nodes: the single-host fallback, nodes sharing only the store. Default 250 ms.
+    /// </summary>
     public TimeSpan RevocationPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// How often the revocation log is read when a cluster adapter (Redis) carries revocations to every node at once: only to
+    /// catch up with what was recorded while that adapter was away. Default 30 seconds.
+    /// </summary>
+    public TimeSpan RevocationCatchUpInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The SQLite database file the default store uses: <c>tessera.db</c> in <see cref="DataDirectory"/>.</summary>
     public string DatabasePath => Path.Combine(DataDirectory, "tessera.db");
@@ -133,9 +142,9 @@ public sealed class AccountOptions
         {
             return $"AccountOptions: KeyPublicationLead ({KeyPublicationLead}) must be positive and shorter than KeyRotationInterval ({KeyRotationInterval}).";
         }
-        if (RevocationPollInterval <= TimeSpan.Zero)
+        if (RevocationPollInterval <= TimeSpan.Zero || RevocationCatchUpInterval <= TimeSpan.Zero)
         {
-            return "AccountOptions: RevocationPollInterval must be positive.";
+            return "AccountOptions: RevocationPollInterval and RevocationCatchUpInterval must be positive.";
         }
         return null;
     }

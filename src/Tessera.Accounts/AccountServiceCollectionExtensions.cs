@@ -39,6 +39,7 @@ public static class AccountServiceCollectionExtensions
         services.TryAddSingleton<IPasswordHasher<UserAccount>>(_ => new PasswordHasher<UserAccount>(
             Microsoft.Extensions.Options.Options.Create(new PasswordHasherOptions { IterationCount = PasswordIterations })));
         services.TryAddSingleton<TokenService>();
+        services.TryAddSingleton<IAccountRateCounter>(_ => new LocalRateCounter());
         services.TryAddSingleton<AuthRateLimits>();
         services.TryAddSingleton<StoreRevocation>();
         services.TryAddSingleton<IAccessTokenRevocation>(sp => sp.GetRequiredService<StoreRevocation>());

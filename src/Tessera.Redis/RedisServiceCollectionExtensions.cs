@@ -14,7 +14,7 @@ public static class RedisServiceCollectionExtensions
     /// <summary>
     /// Cluster mode: every namespace uses <see cref="RedisAdapter"/> (interoperable with Node's
     /// @socket.io/redis-adapter), so broadcasts, rooms and server-side events reach every node, and /healthz
-    /// reports Redis. Call after AddSocketIO.
+    /// reports Redis. Registers the connection as <c>IConnectionMultiplexer</c> unless the application has one. Call after AddSocketIO.
     /// </summary>
     public static ISocketIOBuilder AddRedisAdapter(this ISocketIOBuilder builder, Action<RedisOptions> configure)
     {
@@ -24,6 +24,8 @@ public static class RedisServiceCollectionExtensions
         services.AddOptions<RedisOptions>().Configure(configure).Validate(o => !string.IsNullOrWhiteSpace(o.Configuration), "RedisOptions: Configuration (Tessera:Redis:Configuration) is empty.").ValidateOnStart();
         services.TryAddSingleton<RedisConnection>();
         services.AddHostedService(sp => sp.GetRequiredService<RedisConnection>());
+        // The adapter's connection, for whatever else of the application needs Redis (the server's cluster-wide rate limits).
+        services.TryAddSingleton<StackExchange.Redis.IConnectionMultiplexer>(sp => sp.GetRequiredService<RedisConnection>().Multiplexer);
         services.AddSingleton<IConfigureOptions<SocketIOOptions>>(sp => new ConfigureOptions<SocketIOOptions>(o =>
         {
             var redis = sp.GetRequiredService<RedisConnection>();

@@ -28,7 +28,12 @@ public static class Cli
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddSocketIO().AddAccounts(o => ServerSetup.BindAccounts(o, configuration)).AddConfiguredStore(configuration);
+        var socketIO = services.AddSocketIO().AddAccounts(o => ServerSetup.BindAccounts(o, configuration)).AddConfiguredStore(configuration);
+        if (ServerSetup.RedisConfiguration(configuration) is { } redis)
+        {
+            // In a cluster the nodes learn of revocations through Redis (they read the store's log only to catch up).
+            socketIO.AddRedisAdapter(o => o.Configuration = redis);
+        }
         await using var provider = services.BuildServiceProvider();
         var store = provider.GetRequiredService<IAccountStore>();
         try
@@ -39,8 +44,8 @@ public static class Cli
             {
                 ("users", "add") => await AddUserAsync(args, provider, store),
                 ("users", "list") => await ListUsersAsync(store),
-                ("users", "disable") => await SetDisabledAsync(args, store, true),
-                ("users", "enable") => await SetDisabledAsync(args, store, false),
+                ("users", "disable") => await SetDisabledAsync(args, provider, store, true),
+                ("users", "enable") => await SetDisabledAsync(args, provider, store, false),
                 ("token", "issue") => await IssueTokenAsync(args, provider, store),
                 _ => Fail(Usage),
             };
@@ -96,7 +101,7 @@ public static class Cli
         return 0;
     }
 
-    private static async Task<int> SetDisabledAsync(string[] args, IAccountStore store, bool disabled)
+    private static async Task<int> SetDisabledAsync(string[] args, IServiceProvider provider, IAccountStore store, bool disabled)
     {
         var username = args.ElementAtOrDefault(2);
         var user = username is null ? null : await store.FindUserByNameAsync(username);
@@ -106,6 +111,18 @@ public static class Cli
         }
         await store.SetDisabledAsync(user.Id, disabled);
         Console.WriteLine(disabled ? $"{user.Username} disabled; their sessions are revoked." : $"{user.Username} enabled.");
+        if (disabled && provider.GetService<StackExchange.Redis.IConnectionMultiplexer>() is { } redis)
+        {
+            if (redis.IsConnected)
+            {
+                // What a node's logout does: every node disconnects the user's sockets at once.
+                await provider.GetRequiredService<Tessera.Accounts.Internal.RevocationBus>().RevokeUserAsync(user.Id);
+            }
+            else
+            {
+                Console.Error.WriteLine("Redis is unreachable: connected nodes disconnect the user's sockets when they next read the revocation log (Accounts:RevocationCatchUpInterval).");
+            }
+        }
         return 0;
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.HttpOverrides;
 using Tessera.Auth;
 using Tessera.Accounts;
@@ -44,9 +45,11 @@ public static class ServerSetup
         }
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         // Cluster mode: nodes share Redis, and the account store (PostgreSQL, or SQLite in a shared data directory).
-        if (tessera.GetValue<string?>("Redis:Configuration") is { Length: > 0 } redis)
+        if (RedisConfiguration(configuration) is { } redis)
         {
             socketIO.AddRedisAdapter(o => o.Configuration = redis);
+            // Login, register and refresh limits count across the cluster: more nodes do not mean more guesses.
+            services.Replace(ServiceDescriptor.Singleton<IAccountRateCounter, RedisRateCounter>());
         }
     }
 
@@ -68,6 +71,10 @@ public static class ServerSetup
                 throw new InvalidOperationException($"Tessera:Accounts:Store is '{store}'; it must be sqlite (the default) or postgres.");
         }
     }
+
+    /// <summary><c>Tessera:Redis:Configuration</c> when set (cluster mode), else null.</summary>
+    public static string? RedisConfiguration(IConfiguration configuration) =>
+        configuration.GetValue<string?>("Tessera:Redis:Configuration") is { Length: > 0 } redis ? redis : null;
 
     public static void BindAccounts(AccountOptions o, IConfiguration configuration)
     {

@@ -103,6 +103,12 @@ public interface ISocketIOAdapter
     /// </summary>
     ValueTask<int> BroadcastWithAckAsync(SocketIOPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs> ack);
 
+    /// <summary>
+    /// Whether this adapter carries broadcasts and server-side events to other nodes (a cluster adapter, such as Redis's):
+    /// layers above can then rely on <see cref="ServerSideEmitAsync"/> instead of polling shared storage. False by default.
+    /// </summary>
+    bool ReachesOtherNodes => false;
+
     /// <summary>Sends an event to the other nodes' server-side handlers (Node's <c>serverSideEmit</c>); no-op alone.</summary>
     ValueTask ServerSideEmitAsync(string eventName, SocketIOValue[] args);
 

@@ -32,8 +32,10 @@ public sealed class AccountsTestServer : IAsyncDisposable
     /// <param name="dataDirectory">The data directory (a fresh one when null).</param>
     /// <param name="postgres">A PostgreSQL connection string: the store is that database instead of SQLite.</param>
     /// <param name="jwt">JWT options beyond the test defaults (clock skew 0).</param>
+    /// <param name="redis">A Redis configuration string: the Redis adapter joins this node to a cluster.</param>
     public static async Task<AccountsTestServer> StartAsync(
-        Action<AccountOptions>? configure = null, string? dataDirectory = null, string? postgres = null, Action<Tessera.Auth.JwtAuthenticationOptions>? jwt = null)
+        Action<AccountOptions>? configure = null, string? dataDirectory = null, string? postgres = null, Action<Tessera.Auth.JwtAuthenticationOptions>? jwt = null,
+        string? redis = null)
     {
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "tessera-tests", Guid.NewGuid().ToString("N"));
         var (app, baseUrl) = await LoopbackApp.StartAsync(
@@ -54,6 +56,10 @@ public sealed class AccountsTestServer : IAsyncDisposable
                 if (postgres is not null)
                 {
                     socketIO.AddPostgreSqlStore(o => o.ConnectionString = postgres);
+                }
+                if (redis is not null)
+                {
+                    socketIO.AddRedisAdapter(o => o.Configuration = redis);
                 }
             },
             app =>

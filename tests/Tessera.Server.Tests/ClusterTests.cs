@@ -54,6 +54,48 @@ public class ClusterTests
     }
 
     [Fact]
+    public async Task Login_limits_count_across_the_cluster()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var data = ServerProcess.NewDataDirectory();
+        string[] limits = ["--Tessera:Redis:Configuration=" + redis.Configuration, "--Tessera:Auth:LoginsPerMinutePerAddress=4", "--Tessera:Auth:FailedLoginsPerMinute=2"];
+        await using var a = await ServerProcess.StartAsync(data, extra: limits);
+        await using var b = await ServerProcess.StartAsync(data, extra: limits);
+        await ServerClients.SignUpAsync(a, "target");
+        async Task<HttpStatusCode> LoginAsync(ServerProcess node, string password)
+        {
+            using var response = await node.PostJsonAsync("/auth/login", new { username = "target", password });
+            return response.StatusCode;
+        }
+        // Register and the first login took 2 of node A's 4 requests; one wrong password on each node fills the failure limit of 2.
+        Assert.Equal(HttpStatusCode.Unauthorized, await LoginAsync(a, "wrong-password-1"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await LoginAsync(b, "wrong-password-2"));
+        // A third guess is refused on either node: the two failures were counted together, not per node.
+        Assert.Equal(HttpStatusCode.TooManyRequests, await LoginAsync(b, "wrong-password-3"));
+        // And the per-address budget of 4 is spent (register, login, two failures): node B refuses the right password too.
+        using var over = await b.PostJsonAsync("/auth/login", new { username = "target", password = ServerClients.Password });
+        Assert.Equal(HttpStatusCode.TooManyRequests, over.StatusCode);
+        Assert.True(int.Parse(over.Headers.RetryAfter!.ToString(), System.Globalization.CultureInfo.InvariantCulture) is > 0 and <= 60);
+    }
+
+    [Fact]
+    public async Task Disabling_a_user_from_the_command_line_reaches_every_node_through_redis()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var data = ServerProcess.NewDataDirectory();
+        // With Redis the nodes read the revocation log only every 30 s: a disconnect within 1 s can only come through Redis.
+        string[] cluster = ["--Tessera:Redis:Configuration=" + redis.Configuration];
+        await using var a = await ServerProcess.StartAsync(data, extra: cluster);
+        var (_, token) = await ServerClients.SignUpAsync(a, "carol");
+        using var socket = await ServerClients.ConnectAsync(a, token);
+        var (exit, output) = await ServerProcess.RunCliAsync(data, ["users", "disable", "carol", .. cluster]);
+        Assert.True(exit == 0, output);
+        var afterCli = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal("42[\"auth:revoked\",{\"code\":\"token_revoked\"}]", await socket.NextTextAsync());
+        Assert.True(afterCli.Elapsed < TimeSpan.FromSeconds(1), $"revoked {afterCli.Elapsed} after the command returned");
+    }
+
+    [Fact]
     public async Task A_node_socket_io_server_with_the_redis_adapter_interoperates()
     {
         await using var redis = await RedisServer.StartAsync();

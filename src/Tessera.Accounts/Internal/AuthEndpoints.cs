@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Identity;
@@ -105,7 +104,7 @@ internal sealed partial class AuthEndpoints(string cookiePath)
     /// </summary>
     private static async Task<(string Username, string Password, IResult? Refused)> ReadCredentialsAsync(HttpContext context, AuthRateLimits limits)
     {
-        if (LimitAddress(context, limits) is { } limited)
+        if (await LimitAddressAsync(context, limits).ConfigureAwait(false) is { } limited)
         {
             return ("", "", limited);
         }
@@ -123,11 +122,10 @@ internal sealed partial class AuthEndpoints(string cookiePath)
         return (username, password, null);
     }
 
-    private static IResult? LimitAddress(HttpContext context, AuthRateLimits limits)
-    {
-        using var lease = limits.PerAddress.AttemptAcquire(AddressKey(context.Connection.RemoteIpAddress));
-        return lease.IsAcquired ? null : TooMany(context, lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1));
-    }
+    private static async ValueTask<IResult?> LimitAddressAsync(HttpContext context, AuthRateLimits limits) =>
+        await limits.TryAddressAsync(AddressKey(context.Connection.RemoteIpAddress), context.RequestAborted).ConfigureAwait(false) is { } retryAfter
+            ? TooMany(context, retryAfter)
+            : null;
 
     /// <summary>
     /// What the limits count a client by: its IPv4 address (an IPv4-mapped IPv6 one as IPv4), or the /64 of an IPv6 one
@@ -226,7 +224,8 @@ internal sealed partial class AuthEndpoints(string cookiePath)
         var usernameKey = LoginFailures.UserKey(username);
         // The failure is counted before the hash is verified (and given back if the password is right): parallel guesses
         // cannot all pass a check made before any of them failed.
-        if (!limits.FailedLogins.TryReserve(usernameKey, AddressKey(context.Connection.RemoteIpAddress), out var reservation, out var retryAfter))
+        var (reserved, reservation, retryAfter) = await limits.FailedLogins.TryReserveAsync(usernameKey, AddressKey(context.Connection.RemoteIpAddress), context.RequestAborted).ConfigureAwait(false);
+        if (!reserved)
         {
             metrics.Logins.Add(1, AccountsMetrics.Tag("result", "limited"));
             return TooMany(context, retryAfter);
@@ -242,12 +241,12 @@ internal sealed partial class AuthEndpoints(string cookiePath)
         catch
         {
             // Nothing was verified (the store failed, the client left): no failure to count.
-            limits.FailedLogins.Release(reservation);
+            await limits.FailedLogins.ReleaseAsync(reservation).ConfigureAwait(false);
             throw;
         }
         if (user is null || user.Disabled || verdict == PasswordVerificationResult.Failed)
         {
-            var slowdown = limits.FailedLogins.Failed(usernameKey);
+            var slowdown = await limits.FailedLogins.FailedAsync(usernameKey, CancellationToken.None).ConfigureAwait(false);
             metrics.Logins.Add(1, AccountsMetrics.Tag("result", "failed"));
             if (slowdown > TimeSpan.Zero)
             {
@@ -262,7 +261,7 @@ internal sealed partial class AuthEndpoints(string cookiePath)
             }
             return Error(StatusCodes.Status401Unauthorized, "Invalid credentials");
         }
-        limits.FailedLogins.Release(reservation);
+        await limits.FailedLogins.ReleaseAsync(reservation).ConfigureAwait(false);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
             // A hash of fewer iterations than the hasher's (or an older format): upgraded now that the password is known.
@@ -299,7 +298,7 @@ internal sealed partial class AuthEndpoints(string cookiePath)
     public async Task<IResult> RefreshAsync(
         HttpContext context, AuthRateLimits limits, IAccountStore store, TokenService tokens, RevocationBus bus, AccountsMetrics metrics, ILogger<AuthEndpoints> logger)
     {
-        if (LimitAddress(context, limits) is { } limited)
+        if (await LimitAddressAsync(context, limits).ConfigureAwait(false) is { } limited)
         {
             return limited;
         }
@@ -403,45 +402,54 @@ internal static partial class AuthEndpointsLog
     public static partial void RefreshReused(ILogger logger, string userId);
 }
 
-/// <summary>The limiters of the account endpoints (System.Threading.RateLimiting, as ASP.NET Core's middleware uses).</summary>
-internal sealed class AuthRateLimits : IDisposable
+/// <summary>The limits of the account endpoints, over <see cref="IAccountRateCounter"/> (this node's, or the cluster's).</summary>
+internal sealed class AuthRateLimits
 {
-    public AuthRateLimits(IOptions<AccountOptions> options, IPasswordHasher<UserAccount> hasher)
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+    private readonly IAccountRateCounter _counter;
+    private readonly int _perAddress;
+
+    public AuthRateLimits(IOptions<AccountOptions> options, IPasswordHasher<UserAccount> hasher, IAccountRateCounter counter)
     {
         var o = options.Value;
-        PerAddress = PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetFixedWindowLimiter(address, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = Math.Max(1, o.LoginsPerMinutePerAddress),
-            Window = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-        }), StringComparer.Ordinal);
-        FailedLogins = new LoginFailures(Math.Max(1, o.FailedLoginsPerMinute));
+        _counter = counter;
+        _perAddress = Math.Max(1, o.LoginsPerMinutePerAddress);
+        FailedLogins = new LoginFailures(Math.Max(1, o.FailedLoginsPerMinute), counter);
         DummyHash = hasher.HashPassword(null!, "not-a-real-password-" + Guid.NewGuid());
     }
 
-    public PartitionedRateLimiter<string> PerAddress { get; }
+    /// <summary>
+    /// <see cref="AccountOptions.LoginsPerMinutePerAddress"/>: null if this request may go on, else when to retry. A refused
+    /// request is not counted, so a client that waits gets its whole budget back when the window ends.
+    /// </summary>
+    public async ValueTask<TimeSpan?> TryAddressAsync(string addressKey, CancellationToken cancellationToken)
+    {
+        var key = "addr:" + addressKey;
+        var count = await _counter.IncrementAsync(key, Window, cancellationToken).ConfigureAwait(false);
+        if (count.Count <= _perAddress)
+        {
+            return null;
+        }
+        await _counter.DecrementAsync(key, cancellationToken).ConfigureAwait(false);
+        return count.Remaining;
+    }
 
     /// <summary><see cref="AccountOptions.FailedLoginsPerMinute"/>: per username and address, and the slowdown per username.</summary>
     public LoginFailures FailedLogins { get; }
 
     /// <summary>Verified for unknown usernames so they take as long as wrong passwords.</summary>
     public string DummyHash { get; }
-
-    public void Dispose()
-    {
-        PerAddress.Dispose();
-    }
 }
 
 /// <summary>
-/// Failed logins (shared/CONTRACT.md §2 <c>Auth:FailedLoginsPerMinute</c>) in fixed one-minute windows: a hard limit per
-/// username and client address, counted before the password is verified (<see cref="TryReserve"/>, given back by
-/// <see cref="Release"/> when it was right), and a soft one per username across all addresses: beyond ten times the limit,
+/// Failed logins (shared/CONTRACT.md §2 <c>Auth:FailedLoginsPerMinute</c>) in one-minute windows: a hard limit per
+/// username and client address, counted before the password is verified (<see cref="TryReserveAsync"/>, given back by
+/// <see cref="ReleaseAsync"/> when it was right), and a soft one per username across all addresses: beyond ten times the limit,
 /// each further failure is answered late (<see cref="SlowdownFor"/>). No address's failures ever refuse another address.
 /// </summary>
-internal sealed class LoginFailures(int limit)
+internal sealed class LoginFailures(int limit, IAccountRateCounter counter)
 {
-    private const long WindowMs = 60_000;
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
 
     /// <summary>The added delay per failure over ten times the limit.</summary>
     public static readonly TimeSpan SlowdownStep = TimeSpan.FromMilliseconds(250);
@@ -449,122 +457,123 @@ internal sealed class LoginFailures(int limit)
     /// <summary>The most a failure is delayed.</summary>
     public static readonly TimeSpan MaxSlowdown = TimeSpan.FromSeconds(5);
 
-    private readonly ConcurrentDictionary<string, Counter> _byAddress = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Counter> _byUser = new(StringComparer.Ordinal);
-    private long _nextSweep = Environment.TickCount64 + WindowMs;
-
-    private sealed class Counter
-    {
-        public long WindowStart = long.MinValue / 2;
-        public int Count;
-        public bool Removed;
-    }
-
-    /// <summary>A failure counted ahead of the verification.</summary>
-    public readonly record struct Reservation(string Key, long WindowStart);
+    /// <summary>A failure counted ahead of the verification (the counter's key).</summary>
+    public readonly record struct Reservation(string Key);
 
     /// <summary>The key of a username: case-insensitive as the store's; names too long to exist share one.</summary>
     public static string UserKey(string username) => username.Length <= 64 ? username.ToUpperInvariant() : "\0long";
 
     /// <summary>How late to answer the <paramref name="failures"/>th failure for a username within the window.</summary>
-    public static TimeSpan SlowdownFor(int failures, int limit)
+    public static TimeSpan SlowdownFor(long failures, int limit)
     {
         var excess = failures - 10L * limit;
         return excess <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(MaxSlowdown.TotalMilliseconds, excess * SlowdownStep.TotalMilliseconds));
     }
 
-    /// <summary>Counts a failure for (username, address) before verifying; false, with when to retry, at the limit.</summary>
-    public bool TryReserve(string userKey, string addressKey, out Reservation reservation, out TimeSpan retryAfter)
+    /// <summary>Counts a failure for (username, address) before verifying; refused, with when to retry, at the limit.</summary>
+    public async ValueTask<(bool Reserved, Reservation Reservation, TimeSpan RetryAfter)> TryReserveAsync(string userKey, string addressKey, CancellationToken cancellationToken)
     {
-        var key = userKey + "\n" + addressKey;
-        var now = Environment.TickCount64;
+        var key = "fail:" + userKey + "\n" + addressKey;
+        var count = await counter.IncrementAsync(key, Window, cancellationToken).ConfigureAwait(false);
+        if (count.Count > limit)
+        {
+            // Not a failure that happened: only the limit's answer.
+            await counter.DecrementAsync(key, cancellationToken).ConfigureAwait(false);
+            return (false, default, count.Remaining);
+        }
+        return (true, new Reservation(key), TimeSpan.Zero);
+    }
+
+    /// <summary>The password was right (or nothing was verified): the reserved failure did not happen.</summary>
+    public ValueTask ReleaseAsync(Reservation reservation) =>
+        reservation.Key is null ? ValueTask.CompletedTask : counter.DecrementAsync(reservation.Key, CancellationToken.None);
+
+    /// <summary>Records a failure for the username from any address; returns how late to answer it.</summary>
+    public async ValueTask<TimeSpan> FailedAsync(string userKey, CancellationToken cancellationToken)
+    {
+        var count = await counter.IncrementAsync("user:" + userKey, Window, cancellationToken).ConfigureAwait(false);
+        return SlowdownFor(count.Count, limit);
+    }
+}
+
+/// <summary>
+/// This node's counters (the default <see cref="IAccountRateCounter"/>, and the fallback of a shared one that fails): a window
+/// per key from its first increment; keys whose window has passed are forgotten at most once a minute.
+/// </summary>
+internal sealed class LocalRateCounter(TimeProvider? time = null) : IAccountRateCounter
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly ConcurrentDictionary<string, Counter> _counters = new(StringComparer.Ordinal);
+    private long _nextSweep = long.MinValue;
+
+    private sealed class Counter
+    {
+        public long WindowEnd;
+        public long Count;
+        public bool Removed;
+    }
+
+    private long NowMs() => (long)(_time.GetTimestamp() * 1000.0 / _time.TimestampFrequency);
+
+    public ValueTask<RateCount> IncrementAsync(string key, TimeSpan window, CancellationToken cancellationToken = default)
+    {
+        var now = NowMs();
         Sweep(now);
         while (true)
         {
-            var counter = _byAddress.GetOrAdd(key, static _ => new Counter());
+            var counter = _counters.GetOrAdd(key, static _ => new Counter());
             lock (counter)
             {
                 if (counter.Removed)
                 {
                     continue;
                 }
-                if (now - counter.WindowStart >= WindowMs)
+                if (now >= counter.WindowEnd)
                 {
-                    counter.WindowStart = now;
+                    counter.WindowEnd = now + (long)window.TotalMilliseconds;
                     counter.Count = 0;
                 }
-                if (counter.Count >= limit)
-                {
-                    reservation = default;
-                    retryAfter = TimeSpan.FromMilliseconds(counter.WindowStart + WindowMs - now);
-                    return false;
-                }
                 counter.Count++;
-                reservation = new Reservation(key, counter.WindowStart);
-                retryAfter = TimeSpan.Zero;
-                return true;
+                return ValueTask.FromResult(new RateCount(counter.Count, TimeSpan.FromMilliseconds(counter.WindowEnd - now)));
             }
         }
     }
 
-    /// <summary>The password was right (or nothing was verified): the reserved failure did not happen.</summary>
-    public void Release(Reservation reservation)
+    public ValueTask DecrementAsync(string key, CancellationToken cancellationToken = default)
     {
-        if (reservation.Key is not null && _byAddress.TryGetValue(reservation.Key, out var counter))
+        if (_counters.TryGetValue(key, out var counter))
         {
             lock (counter)
             {
-                if (!counter.Removed && counter.WindowStart == reservation.WindowStart && counter.Count > 0)
+                if (!counter.Removed && NowMs() < counter.WindowEnd && counter.Count > 0)
                 {
                     counter.Count--;
                 }
             }
         }
+        return ValueTask.CompletedTask;
     }
 
-    /// <summary>Records a failure for the username from any address; returns how late to answer it.</summary>
-    public TimeSpan Failed(string userKey)
-    {
-        var now = Environment.TickCount64;
-        while (true)
-        {
-            var counter = _byUser.GetOrAdd(userKey, static _ => new Counter());
-            lock (counter)
-            {
-                if (counter.Removed)
-                {
-                    continue;
-                }
-                if (now - counter.WindowStart >= WindowMs)
-                {
-                    counter.WindowStart = now;
-                    counter.Count = 0;
-                }
-                counter.Count++;
-                return SlowdownFor(counter.Count, limit);
-            }
-        }
-    }
-
-    /// <summary>At most once a window: forget counters whose window has passed (they hold nothing any more).</summary>
     private void Sweep(long now)
     {
         var due = Interlocked.Read(ref _nextSweep);
-        if (now < due || Interlocked.CompareExchange(ref _nextSweep, now + WindowMs, due) != due)
+        if (due == long.MinValue)
+        {
+            Interlocked.CompareExchange(ref _nextSweep, now + 60_000, due);
+            return;
+        }
+        if (now < due || Interlocked.CompareExchange(ref _nextSweep, now + 60_000, due) != due)
         {
             return;
         }
-        foreach (var map in (ReadOnlySpan<ConcurrentDictionary<string, Counter>>)[_byAddress, _byUser])
+        foreach (var (key, counter) in _counters)
         {
-            foreach (var (key, counter) in map)
+            lock (counter)
             {
-                lock (counter)
+                if (now >= counter.WindowEnd)
                 {
-                    if (now - counter.WindowStart >= WindowMs)
-                    {
-                        counter.Removed = true;
-                        map.TryRemove(new KeyValuePair<string, Counter>(key, counter));
-                    }
+                    counter.Removed = true;
+                    _counters.TryRemove(new KeyValuePair<string, Counter>(key, counter));
                 }
             }
         }

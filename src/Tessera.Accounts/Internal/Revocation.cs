@@ -155,14 +155,21 @@ internal sealed class StoreRevocation(IAccountStore store, IOptions<AccountOptio
 
 /// <summary>
 /// Reads the store's revocation log and applies what other processes recorded (another node's logout, the
-/// command line disabling a user) to this node's sockets. Polled, so it needs nothing but the shared store.
+/// command line disabling a user) to this node's sockets. Without a cluster adapter it polls every
+/// <see cref="AccountOptions.RevocationPollInterval"/>, needing nothing but the shared store; with one (Redis), revocations
+/// arrive as server-side events at once and the log is read only every <see cref="AccountOptions.RevocationCatchUpInterval"/>,
+/// for what was recorded while the adapter was away.
 /// </summary>
 internal sealed partial class RevocationFeed(
     IAccountStore store,
     RevocationBus bus,
+    SocketIOServer io,
     IOptions<AccountOptions> options,
     ILogger<RevocationFeed> logger) : BackgroundService
 {
+    /// <summary>The interval this node reads the log at.</summary>
+    internal TimeSpan Interval => io.Of("/").Adapter.ReachesOtherNodes ? options.Value.RevocationCatchUpInterval : options.Value.RevocationPollInterval;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         long last;
@@ -174,7 +181,7 @@ internal sealed partial class RevocationFeed(
         {
             return;
         }
-        using var timer = new PeriodicTimer(options.Value.RevocationPollInterval);
+        using var timer = new PeriodicTimer(Interval);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))

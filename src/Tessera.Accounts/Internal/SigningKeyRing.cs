@@ -110,7 +110,11 @@ internal sealed partial class SigningKeyRing : ISigningKeySource
     {
         if (!IsAsymmetric)
         {
-            Secret = new SymmetricSecurityKey(SigningKeyFile.LoadOrCreate(_options.DataDirectory, _options.SigningKey));
+            // A configured secret, or the generated one: in the data directory beside the SQLite file (nodes sharing it
+            // agree), in the store itself for any other store (nodes on many machines share nothing else).
+            Secret = new SymmetricSecurityKey(string.IsNullOrEmpty(_options.SigningKey) && _store is not SqliteAccountStore
+                ? await StoredSecretAsync(cancellationToken).ConfigureAwait(false)
+                : SigningKeyFile.LoadOrCreate(_options.DataDirectory, _options.SigningKey));
             _verification = [Secret];
             return;
         }
@@ -123,6 +127,31 @@ internal sealed partial class SigningKeyRing : ISigningKeySource
         }
         await MaintainAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The generated HS256 secret kept in the store (protected as the key pairs are); the first node to start creates it.</summary>
+    private async Task<byte[]> StoredSecretAsync(CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var all = await _store.ListSigningKeysAsync(cancellationToken).ConfigureAwait(false);
+            if (all.FirstOrDefault(k => k.Algorithm == "HS256") is { } existing)
+            {
+                return Protector(retry: true, p => p.Unprotect(Convert.FromBase64String(existing.ProtectedPrivateKey)));
+            }
+            if (attempt > 0)
+            {
+                throw new InvalidOperationException("The account store kept no HS256 secret although one was added.");
+            }
+            var secret = RandomNumberGenerator.GetBytes(64);
+            var now = _time.GetUtcNow();
+            var entry = new StoredSigningKey(NextGeneration(all), "hs256", "HS256", Convert.ToBase64String(Protector(retry: false, p => p.Protect(secret))), now, now, DateTimeOffset.MaxValue);
+            // Lost to another node starting at the same moment: theirs is read on the next pass.
+            await _store.TryAddSigningKeyAsync(entry, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One more than any generation kept, whatever its algorithm (the generation is the store's key).</summary>
+    private static long NextGeneration(IReadOnlyList<StoredSigningKey> all) => (all.Count > 0 ? all.Max(k => k.Generation) : 0) + 1;
 
     /// <inheritdoc/>
     public async ValueTask RefreshAsync(CancellationToken cancellationToken = default)
@@ -152,7 +181,9 @@ internal sealed partial class SigningKeyRing : ISigningKeySource
             return;
         }
         var now = _time.GetUtcNow();
-        var stored = await _store.ListSigningKeysAsync(cancellationToken).ConfigureAwait(false);
+        var all = await _store.ListSigningKeysAsync(cancellationToken).ConfigureAwait(false);
+        // Keys of another algorithm (before a change of Auth:SigningAlgorithm) are neither used nor rotated.
+        var stored = all.Where(k => k.Algorithm == Algorithm).ToList();
         var hold = _options.AccessTokenLifetime + _services.GetRequiredService<IOptions<JwtAuthenticationOptions>>().Value.ClockSkew;
         for (var i = 0; i + 1 < stored.Count; i++)
         {
@@ -169,7 +200,7 @@ internal sealed partial class SigningKeyRing : ISigningKeySource
         {
             // The first key signs at once (no token exists to be verified yet); each next one only after the lead.
             var activates = latest is null ? now : Max(latest.RetiresAt, now + _options.KeyPublicationLead);
-            var key = Generate((latest?.Generation ?? 0) + 1, now, activates);
+            var key = Generate(NextGeneration(all), now, activates);
             if (await _store.TryAddSigningKeyAsync(key, cancellationToken).ConfigureAwait(false))
             {
                 Log.KeyAdded(_logger, key.KeyId, key.Algorithm, key.ActivatesAt);
@@ -182,7 +213,7 @@ internal sealed partial class SigningKeyRing : ISigningKeySource
 
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var stored = await _store.ListSigningKeysAsync(cancellationToken).ConfigureAwait(false);
+        var stored = (await _store.ListSigningKeysAsync(cancellationToken).ConfigureAwait(false)).Where(k => k.Algorithm == Algorithm).ToList();
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -228,7 +259,7 @@ internal sealed partial class SigningKeyRing : ISigningKeySource
         var kid = PemSigningKey.Thumbprint(key);
         try
         {
-            var protectedKey = Convert.ToBase64String(Protector().Protect(pkcs8));
+            var protectedKey = Convert.ToBase64String(Protector(retry: false, p => p.Protect(pkcs8)));
             return new StoredSigningKey(generation, kid, Algorithm, protectedKey, now, activates, activates + _options.KeyRotationInterval);
         }
         finally
@@ -240,18 +271,7 @@ internal sealed partial class SigningKeyRing : ISigningKeySource
     private AsymmetricSecurityKey Decrypt(StoredSigningKey entry)
     {
         var protectedBytes = Convert.FromBase64String(entry.ProtectedPrivateKey);
-        byte[] pkcs8;
-        try
-        {
-            pkcs8 = Protector().Unprotect(protectedBytes);
-        }
-        catch (CryptographicException)
-        {
-            // Another node may have created the Data Protection key after this one loaded the key ring (nodes starting
-            // together): read the ring again, once.
-            _protector = null;
-            pkcs8 = Protector().Unprotect(protectedBytes);
-        }
+        var pkcs8 = Protector(retry: true, p => p.Unprotect(protectedBytes));
         try
         {
             var key = PemSigningKey.FromPkcs8(pkcs8, entry.Algorithm);
@@ -261,6 +281,23 @@ internal sealed partial class SigningKeyRing : ISigningKeySource
         finally
         {
             CryptographicOperations.ZeroMemory(pkcs8);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="use"/> with the protector; with <paramref name="retry"/>, once more with the key ring read again if
+    /// it fails: another node may have created the Data Protection key after this one loaded the ring (nodes starting together).
+    /// </summary>
+    private T Protector<T>(bool retry, Func<IDataProtector, T> use)
+    {
+        try
+        {
+            return use(Protector());
+        }
+        catch (CryptographicException) when (retry)
+        {
+            _protector = null;
+            return use(Protector());
         }
     }
 

@@ -167,6 +167,8 @@ internal sealed partial class RedisAdapter : ISocketIOAdapter
         return buffer.WrittenSpan.ToArray();
     }
 
+    public bool ReachesOtherNodes => true;
+
     public async ValueTask ServerSideEmitAsync(string eventName, SocketIOValue[] args)
     {
         var data = new List<object?> { eventName };
