@@ -22,9 +22,19 @@ if (builder.Configuration.GetValue("Tessera:DirectWebSockets", !ServerSetup.Forw
     var pendingHeads = ServerSetup.Limits(builder.Configuration).PendingRequestHeadsPerAddress;
     builder.WebHost.ConfigureKestrel(k => k.UseEngineIODirectWebSockets(o => o.MaxPendingRequestHeadsPerAddress = pendingHeads));
 }
-builder.Services.AddTessera(builder.Configuration);
-var app = builder.Build();
-app.MapTessera();
+WebApplication app;
+try
+{
+    builder.Services.AddTessera(builder.Configuration);
+    app = builder.Build();
+    app.MapTessera();
+}
+catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException)
+{
+    // A configuration error: one line saying what to fix, not a stack trace.
+    Console.Error.WriteLine("tessera: " + ex.Message);
+    return 1;
+}
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
@@ -37,5 +47,15 @@ app.Lifetime.ApplicationStarted.Register(() =>
     Console.WriteLine($"  data directory  {data}");
     Console.WriteLine("  create a user   register on the demo page, or: dotnet run --project src/Tessera.Server -- users add <name> --password <password>");
 });
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException or System.Data.Common.DbException)
+{
+    // Found while starting (options validated at start, a signing key file, the database unreachable): the host has
+    // logged the details; the last line says what to fix.
+    Console.Error.WriteLine("tessera: could not start: " + ex.Message);
+    return 1;
+}
 return 0;

@@ -135,16 +135,25 @@ public class ServerTests
         Assert.Contains("at least", message);
     }
 
-    [Fact]
-    public async Task Configured_short_signing_key_refuses_to_start_with_a_clear_message()
+    [Theory]
+    [InlineData("at least 32 bytes", "--Tessera:Auth:SigningKey=too-short")]
+    [InlineData("must be sqlite (the default) or postgres", "--Tessera:Accounts:Store=mysql")]
+    [InlineData("Accounts:Store=postgres needs an Npgsql connection string", "--Tessera:Accounts:Store=postgres")]
+    [InlineData("must be HS256, ES256 or RS256", "--Tessera:Auth:SigningAlgorithm=none")]
+    [InlineData("cannot read /nonexistent/key.pem", "--Tessera:Auth:SigningAlgorithm=ES256", "--Tessera:Auth:SigningKeyFiles:0=/nonexistent/key.pem")]
+    [InlineData("could not start: Failed to connect to 127.0.0.1:1", "--Tessera:Accounts:Store=postgres", "--Tessera:Accounts:ConnectionString=Host=127.0.0.1;Port=1;Username=tessera;Timeout=2")]
+    public async Task A_configuration_error_refuses_to_start_with_a_clear_message(string message, params string[] args)
     {
-        var start = ServerProcess.StartInfo(ServerProcess.NewDataDirectory(), "--urls", $"http://127.0.0.1:{ServerProcess.FreePort()}", "--Tessera:Auth:SigningKey=too-short");
+        var start = ServerProcess.StartInfo(ServerProcess.NewDataDirectory(), ["--urls", $"http://127.0.0.1:{ServerProcess.FreePort()}", .. args]);
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await process.WaitForExitAsync(cts.Token);
-        Assert.NotEqual(0, process.ExitCode);
-        Assert.Contains("at least 32 bytes", await output + await errors);
+        Assert.Equal(1, process.ExitCode);
+        // The last line says what to fix, whatever the host logged before it.
+        var lastLine = (await errors).TrimEnd().Split('\n')[^1];
+        Assert.Contains(message, lastLine + "\n" + await output);
+        Assert.StartsWith("tessera: ", lastLine);
     }
 }
