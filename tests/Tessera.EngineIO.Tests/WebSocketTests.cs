@@ -87,6 +87,22 @@ public class WebSocketTests
     }
 
     [Fact]
+    public async Task A_client_closing_the_websocket_gets_the_close_handshake_completed()
+    {
+        await using var server = await StartServerAsync();
+        var (ws, sid) = await OpenAsync(server);
+        using (ws)
+        {
+            // CloseAsync sends the client's close frame and waits for the server's: a reset instead (what proxies log as an
+            // error) throws here.
+            await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, null, new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+            Assert.Equal(WebSocketState.Closed, ws.State);
+            Assert.Equal(WebSocketCloseStatus.NormalClosure, ws.CloseStatus);
+            Assert.Equal("transport close", await server.Handler.WaitClosedAsync(sid));
+        }
+    }
+
+    [Fact]
     public async Task Dropped_connection_ends_the_session_with_transport_close()
     {
         await using var server = await StartServerAsync();

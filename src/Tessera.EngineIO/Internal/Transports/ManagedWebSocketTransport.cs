@@ -114,6 +114,7 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
                 var result = await WebSocket.ReceiveAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
+                    await AnswerCloseAsync().ConfigureAwait(false);
                     break;
                 }
                 var messageType = result.MessageType;
@@ -132,6 +133,7 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
                     result = await WebSocket.ReceiveAsync(buffer.AsMemory(count), token).ConfigureAwait(false);
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
+                        await AnswerCloseAsync().ConfigureAwait(false);
                         return;
                     }
                     count += result.Count;
@@ -187,7 +189,10 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
             if (probing)
             {
                 socket.AbortUpgrade();
-                WebSocket.Abort();
+                if (WebSocket.State is not WebSocketState.Closed)
+                {
+                    WebSocket.Abort();
+                }
             }
             else
             {
@@ -217,6 +222,13 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
         Log.InvalidUpgradePacket(logger, socket.Id);
         throw new WebSocketException("invalid upgrade packet");
     }
+
+    /// <summary>
+    /// The client closed: answer with our close frame, completing the handshake (RFC 6455 §5.5.1), before the request ends.
+    /// Without it the socket is left CloseReceived and aborted, which resets the TCP connection (a proxy logs it as an error).
+    /// </summary>
+    private Task AnswerCloseAsync() =>
+        WebSocket.State == WebSocketState.CloseReceived ? CloseOutputAsync(WebSocketCloseStatus.NormalClosure) : Task.CompletedTask;
 
     private async Task CloseOutputAsync(WebSocketCloseStatus status)
     {
