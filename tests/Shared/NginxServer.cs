@@ -142,6 +142,7 @@ public sealed class NginxServer : IAsyncDisposable
         process.Start();
         _process = process;
         Running[this] = 0;
+        OrphanGuard.Watch(process.Id, _directory);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 

@@ -158,6 +158,7 @@ public sealed class PostgresServer : IAsyncDisposable
         process.Start();
         _process = process;
         Running[this] = 0;
+        OrphanGuard.Watch(process.Id, _directory);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 

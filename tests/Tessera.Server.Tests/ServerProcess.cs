@@ -85,6 +85,7 @@ public sealed class ServerProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
         var process = Process.Start(start)!;
+        OrphanGuard.Watch(process.Id);
         var server = new ServerProcess(process, baseUrl, dataDirectory);
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
