@@ -49,9 +49,10 @@ setup_test_dependencies() {
   fi
 
   # npm packages the tests use: the official clients and playwright-core (tests/interop), the demo page's
-  # socket.io-client bundle (src/Tessera.Server/client; its build also runs npm ci when the bundle is absent).
+  # socket.io-client bundle (src/Tessera.Server/client; its build also runs npm ci when the bundle is absent), and
+  # tessera-client's TypeScript compiler and socket.io-client (clients/js; JsClientTests builds it when dist/ is stale).
   local dir
-  for dir in tests/interop src/Tessera.Server/client; do
+  for dir in tests/interop src/Tessera.Server/client clients/js; do
     local lock="$root/$dir/package-lock.json" stamp="$root/$dir/node_modules/.package-lock.json"
     if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
       echo "setup: npm ci in $dir"
