@@ -160,14 +160,54 @@ public static class ServerSetup
         app.MapSocketIO();
         app.MapTesseraAuth();
         app.MapHealthChecks("/healthz");
-        var page = Resource("Tessera.Server.demo.html");
+        MapDemo(app);
+    }
+
+    private const string ClientResourcePrefix = "Tessera.Server.tessera-client/";
+
+    /// <summary>
+    /// The demo page (CONTRACT §4), every file from the build's embedded resources: the page, its script, the favicon,
+    /// the official socket.io-client bundle and the tessera-client package's modules (clients/js, served under
+    /// /tessera-client/, which app.js imports). Whether registration is open is rendered into the page
+    /// (<c>data-registration</c> on the root element) so that its Register button hides without any inline script.
+    /// </summary>
+    private static void MapDemo(WebApplication app)
+    {
+        var allowRegistration = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AccountOptions>>().Value.AllowRegistration;
+        var html = System.Text.Encoding.UTF8.GetString(Resource("Tessera.Server.demo.html"));
+        const string marker = "data-registration=\"true\"";
+        if (!html.Contains(marker, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException("The embedded demo page lacks its " + marker + " attribute.");
+        }
+        var page = System.Text.Encoding.UTF8.GetBytes(html.Replace(marker, allowRegistration ? marker : "data-registration=\"false\"", StringComparison.Ordinal));
         var script = Resource("Tessera.Server.demo.js");
+        var favicon = Resource("Tessera.Server.favicon.svg");
         var bundle = Resource("Tessera.Server.socket.io.min.js");
         app.MapGet("/", (HttpContext context) => Static(context, page, "text/html; charset=utf-8"));
-        app.MapGet("/app.js", (HttpContext context) => Static(context, script, "application/javascript; charset=utf-8"));
+        app.MapGet("/app.js", (HttpContext context) => Static(context, script, JavaScript));
+        app.MapGet("/favicon.svg", (HttpContext context) => Static(context, favicon, "image/svg+xml"));
+        // Browsers that ask for /favicon.ico regardless of the page's <link rel="icon"> get the same picture.
+        app.MapGet("/favicon.ico", (HttpContext context) => Static(context, favicon, "image/svg+xml"));
         // Served where Node's socket.io serves it, so existing pages keep their script tag.
-        app.MapGet("/socket.io/socket.io.min.js", (HttpContext context) => Static(context, bundle, "application/javascript; charset=utf-8"));
+        app.MapGet("/socket.io/socket.io.min.js", (HttpContext context) => Static(context, bundle, JavaScript));
+        var modules = typeof(ServerSetup).Assembly.GetManifestResourceNames()
+            .Where(name => name.StartsWith(ClientResourcePrefix, StringComparison.Ordinal))
+            .ToArray();
+        if (!modules.Contains(ClientResourcePrefix + "index.js"))
+        {
+            throw new InvalidOperationException("The embedded tessera-client module (clients/js/dist/index.js) is missing from the build.");
+        }
+        foreach (var name in modules)
+        {
+            var path = "/tessera-client/" + name[ClientResourcePrefix.Length..];
+            var body = Resource(name);
+            var type = path.EndsWith(".map", StringComparison.Ordinal) ? "application/json; charset=utf-8" : JavaScript;
+            app.MapGet(path, (HttpContext context) => Static(context, body, type));
+        }
     }
+
+    private const string JavaScript = "application/javascript; charset=utf-8";
 
     /// <summary>
     /// The demo's files, with the headers of CONTRACT §4: a CSP allowing only this origin's scripts (no inline

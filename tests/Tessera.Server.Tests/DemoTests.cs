@@ -5,6 +5,7 @@ using System.Text.Json;
 namespace Tessera.Server.Tests;
 
 /// <summary>The demo chat and the operator's view (metrics) of the real server binary.</summary>
+[Collection("Browser")]
 public class DemoTests
 {
     [Fact]
@@ -120,7 +121,7 @@ public class DemoTests
     public async Task Demo_page_is_served_with_security_headers_and_no_inline_script()
     {
         await using var server = await ServerProcess.StartAsync();
-        foreach (var path in new[] { "/", "/app.js" })
+        foreach (var path in new[] { "/", "/app.js", "/tessera-client/index.js", "/favicon.svg", "/socket.io/socket.io.min.js" })
         {
             using var response = await server.Http.GetAsync(path);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -134,8 +135,19 @@ public class DemoTests
         var page = await server.Http.GetStringAsync("/");
         // Every script element has a src: nothing inline for the CSP to refuse.
         Assert.DoesNotMatch(new System.Text.RegularExpressions.Regex("<script(?![^>]*\\bsrc=)[^>]*>"), page);
-        Assert.Contains("<script src=\"/app.js\"></script>", page);
-        Assert.Contains("auth:refresh", await server.Http.GetStringAsync("/app.js"));
+        Assert.Contains("<script type=\"module\" src=\"/app.js\"></script>", page);
+        // The page's script is built on the tessera-client package (clients/js), served from this origin, which
+        // refreshes in-band (auth:refresh) and resumes the session from the refresh cookie.
+        var script = await server.Http.GetStringAsync("/app.js");
+        Assert.Contains("from \"/tessera-client/index.js\"", script);
+        Assert.Contains("client.resume()", script);
+        using var module = await server.Http.GetAsync("/tessera-client/index.js");
+        Assert.Equal("application/javascript", module.Content.Headers.ContentType!.MediaType);
+        var client = await module.Content.ReadAsStringAsync();
+        Assert.Contains("export class TesseraClient", client);
+        Assert.Contains("auth:refresh", client);
+        // No bare import for the browser to fail on: the module loads as it is.
+        Assert.DoesNotMatch(new System.Text.RegularExpressions.Regex("^\\s*import\\b[^;]*from\\s*[\"'][^./]", System.Text.RegularExpressions.RegexOptions.Multiline), client);
     }
 
     [Fact]

@@ -43,7 +43,7 @@ async function signUp(page, username) {
 async function joinRoom(page, room) {
   await page.fill("#room-name", room);
   await page.click("#join-form button");
-  await page.waitForSelector(`#rooms li.active:text("# ${room}")`, { timeout: STEP_TIMEOUT });
+  await page.waitForSelector(`#rooms button[aria-current="true"]:text("# ${room}")`, { timeout: STEP_TIMEOUT });
 }
 
 async function send(page, text) {
@@ -93,6 +93,7 @@ try {
   await a.click("#logout");
   await a.waitForSelector("#login:not([hidden])", { timeout: STEP_TIMEOUT });
   const notice = await a.textContent("#notice");
+  if (notice !== "You logged out.") throw new Error(`after logging out the page says ${JSON.stringify(notice)}`);
   await b.waitForSelector(`#messages .presence:text-is("${alice} left")`, { timeout: STEP_TIMEOUT });
   await shot(a, "alice-logged-out");
   await shot(b, "bob-sees-alice-leave");
