@@ -24,6 +24,12 @@ public static class Chat
             socket.Data["sub"] = sub;
             socket.Data["name"] = name;
             var me = new Member(sub, name);
+            if (socket.Recovered)
+            {
+                // Its rooms came back with it (connection state recovery): "joined" again where it was the user's last
+                // socket, as "left" went out when the connection dropped.
+                _ = AnnounceRecoveredAsync(ns, socket, me);
+            }
 
             socket.On("chat:join", async e =>
             {
@@ -134,6 +140,18 @@ public static class Chat
         }
         var name = room.GetString()!;
         return name.Length is > 0 and <= MaxRoomLength ? name : null;
+    }
+
+    private static async Task AnnounceRecoveredAsync(SocketIONamespace ns, SocketIOSocket socket, Member me)
+    {
+        foreach (var key in socket.Rooms.Where(r => r.StartsWith(RoomPrefix, StringComparison.Ordinal)).ToList())
+        {
+            var present = await ns.In(key).FetchSocketsAsync();
+            if (!present.Any(s => s.Id != socket.Id && SubOf(s) == me.Sub))
+            {
+                ns.To(key).Except("user:" + me.Sub).Emit("presence", new { room = key[RoomPrefix.Length..], joined = me });
+            }
+        }
     }
 
     /// <summary>Presence "left" when the user's last socket leaves the room (this one excluded: it is going).</summary>

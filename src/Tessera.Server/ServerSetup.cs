@@ -23,8 +23,15 @@ public static class ServerSetup
         // Per-address session bound (CONTRACT §2 Limits:ConnectionsPerAddress), enforced by Engine.IO on every
         // handshake path; the bench app sets none.
         var limits = Limits(configuration);
+        // CONTRACT §5: on by default for two minutes; 00:00:00 turns it off.
+        var recovery = tessera.GetValue("SocketIO:ConnectionStateRecovery:MaxDisconnectionDuration", TimeSpan.FromMinutes(2));
+        if (recovery < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"Tessera:SocketIO:ConnectionStateRecovery:MaxDisconnectionDuration is {recovery}; it must be 00:00:00 (off) or positive.");
+        }
         var socketIO = services.AddSocketIO(o =>
             {
+                o.ConnectionStateRecovery = recovery > TimeSpan.Zero ? new ConnectionStateRecoveryOptions { MaxDisconnectionDuration = recovery } : null;
                 o.EngineIO.MaxConnectionsPerAddress = limits.ConnectionsPerAddress;
                 o.EngineIO.MaxHandshakesPerSecondPerAddress = limits.HandshakesPerSecondPerAddress;
             })

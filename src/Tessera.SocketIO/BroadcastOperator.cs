@@ -68,7 +68,7 @@ public sealed class BroadcastOperator
     {
         foreach (var ns in Targets)
         {
-            var packet = new SocketIOPacket(PacketWriter.Event(ns, eventName, args, -1), -1);
+            var packet = new SocketIOPacket(PacketWriter.RecordedEvent(ns, eventName, args, _rooms, _except, _volatile), -1);
             Observe(ns, ns.Adapter.BroadcastAsync(packet, Options));
         }
     }

@@ -36,6 +36,13 @@ public sealed class SocketIOConnectException : Exception
 
     /// <summary>Serialised as JSON into the CONNECT_ERROR's <c>data</c>.</summary>
     public object? ErrorData { get; }
+
+    /// <summary>
+    /// For a reconnect that asked to recover a lost session (connection state recovery): whether that session is kept for a
+    /// later attempt (an expired token the client can refresh) rather than discarded (the default: revoked, invalid).
+    /// The refused attempt itself is sent nothing of it either way.
+    /// </summary>
+    public bool KeepsLostSession { get; init; }
 }
 
 /// <summary>Node's disconnect reason strings.</summary>

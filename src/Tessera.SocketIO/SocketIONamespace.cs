@@ -261,9 +261,68 @@ public sealed class SocketIONamespace
     }
 
     /// <summary>Runs the middleware; returns the socket if it may join, after answering the client otherwise.</summary>
+    private RecoveryLog? _recovery;
+    private int _recoveryChecked;
+
+    /// <summary>
+    /// Connection state recovery's log of this namespace; null when recovery is off, or when the adapter reaches other nodes
+    /// (a client may reconnect to any of them, and this log is this node's own: a recovery here could miss what they sent).
+    /// </summary>
+    internal RecoveryLog? Recovery
+    {
+        get
+        {
+            if (System.Threading.Volatile.Read(ref _recoveryChecked) == 0)
+            {
+                if (Server.Options.ConnectionStateRecovery is { } options)
+                {
+                    if (Adapter.ReachesOtherNodes)
+                    {
+                        SocketIOServer.Log.RecoveryOffInCluster(Server.Logger, Name);
+                    }
+                    else
+                    {
+                        Interlocked.CompareExchange(ref _recovery, new RecoveryLog(options, TimeProvider.System), null);
+                    }
+                }
+                System.Threading.Volatile.Write(ref _recoveryChecked, 1);
+            }
+            return _recovery;
+        }
+    }
+
+    /// <summary>The lost session a CONNECT asks to recover (<c>auth.pid</c> and <c>auth.offset</c>, as socket.io-client sends them).</summary>
+    private RecoveryLog.Session? LostSession(JsonElement auth, out string offset)
+    {
+        offset = "";
+        if (Recovery is not { } log || auth.ValueKind != JsonValueKind.Object
+            || !auth.TryGetProperty("pid", out var pid) || pid.ValueKind != JsonValueKind.String
+            || !auth.TryGetProperty("offset", out var at) || at.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+        offset = at.GetString()!;
+        return log.Take(pid.GetString()!, offset);
+    }
+
+    /// <summary>
+    /// A session is recovered only for the user who lost it: the same <c>sub</c> (or name identifier) when the lost socket
+    /// had one. Anyone else, however valid their token, gets a new socket.
+    /// </summary>
+    private static bool SameUser(System.Security.Claims.ClaimsPrincipal lost, System.Security.Claims.ClaimsPrincipal reconnecting)
+    {
+        static string? Subject(System.Security.Claims.ClaimsPrincipal user) =>
+            (user.FindFirst("sub") ?? user.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier))?.Value;
+        var was = Subject(lost);
+        return was is null ? Subject(reconnecting) is null : string.Equals(was, Subject(reconnecting), StringComparison.Ordinal);
+    }
+
     internal async ValueTask<SocketIOSocket?> AddAsync(Client client, JsonElement auth)
     {
-        var socket = new SocketIOSocket(client, this, NewId(), new SocketIOHandshake(client.Engine.Handshake, auth));
+        var lost = LostSession(auth, out var offset);
+        // The lost socket's id from the start, as Node: the middleware sees the socket it would recover. Nothing of the
+        // session (rooms, data, missed events) is given before the middleware has accepted the reconnect.
+        var socket = new SocketIOSocket(client, this, lost?.Sid ?? NewId(), new SocketIOHandshake(client.Engine.Handshake, auth));
         Func<SocketIOSocket, Func<ValueTask>, ValueTask>[] middlewares;
         lock (_middlewares)
         {
@@ -286,6 +345,11 @@ public sealed class SocketIONamespace
             {
                 refusal = ex.Message;
                 data = ex.ErrorData;
+                if (lost is not null && ex.KeepsLostSession)
+                {
+                    // An expired token: the client may refresh it and recover the session within the window.
+                    Recovery!.Restore(lost);
+                }
             }
             catch (Exception ex)
             {
@@ -304,8 +368,36 @@ public sealed class SocketIONamespace
         {
             return null;
         }
+        if (lost is not null && !SameUser(lost.User, socket.User))
+        {
+            // Someone else's pid: a fresh socket for them (what the middleware attached comes along), the session discarded.
+            var fresh = new SocketIOSocket(client, this, NewId(), socket.Handshake) { User = socket.User };
+            foreach (var (type, feature) in socket.Features)
+            {
+                fresh.Features[type] = feature;
+            }
+            socket = fresh;
+            lost = null;
+        }
+        if (Recovery is not null)
+        {
+            socket.Pid = lost?.Pid ?? NewId();
+        }
         _sockets[socket.Id] = socket;
-        await Adapter.AddAllAsync(socket.Id, [socket.Id]).ConfigureAwait(false);
+        if (lost is not null)
+        {
+            foreach (var (key, value) in lost.Data)
+            {
+                socket.Data[key] = value;
+            }
+            socket.Recovered = true;
+            socket.MissedEvents = Recovery!.MissedAfter(offset, new HashSet<string>([.. lost.Rooms, lost.Sid], StringComparer.Ordinal));
+            await Adapter.AddAllAsync(socket.Id, [socket.Id, .. lost.Rooms]).ConfigureAwait(false);
+        }
+        else
+        {
+            await Adapter.AddAllAsync(socket.Id, [socket.Id]).ConfigureAwait(false);
+        }
         socket.MarkConnected();
         return socket;
     }
@@ -323,7 +415,16 @@ public sealed class SocketIONamespace
     /// <summary>Sends the CONNECT reply, then runs the connection handlers (not awaited, as in Node).</summary>
     internal void Welcome(SocketIOSocket socket)
     {
-        socket.SendPacket(PacketWriter.Connect(Name, socket.Id), isVolatile: false);
+        socket.SendPacket(PacketWriter.Connect(Name, socket.Id, socket.Pid), isVolatile: false);
+        if (socket.MissedEvents is { } missed)
+        {
+            // In order, right after the CONNECT reply and before any connection handler can send something newer.
+            socket.MissedEvents = null;
+            foreach (var packet in missed)
+            {
+                socket.SendPacket(packet, isVolatile: false);
+            }
+        }
         Func<SocketIOSocket, ValueTask>[] handlers;
         lock (_connectionHandlers)
         {

@@ -20,6 +20,12 @@ public sealed class SocketIOOptions
     /// <summary>Creates each namespace's adapter (null: in-memory). Set by cluster adapters such as Redis.</summary>
     public Func<SocketIONamespace, ISocketIOAdapter>? AdapterFactory { get; set; }
 
+    /// <summary>
+    /// Connection state recovery (socket.io-client 4.6+): null (the default, as Node) keeps it off. On, the CONNECT reply
+    /// carries <c>pid</c> and every event sent without an ack carries an offset as its last argument (Node's wire format).
+    /// </summary>
+    public ConnectionStateRecoveryOptions? ConnectionStateRecovery { get; set; }
+
     /// <summary>Options of the Engine.IO layer underneath (timings, payload limit, CORS, allowRequest …).</summary>
     public EngineIOOptions EngineIO { get; } = new();
 
@@ -60,6 +66,10 @@ public sealed class SocketIOOptions
         if (SerializerOptions is null)
         {
             return "SocketIOOptions: SerializerOptions must not be null.";
+        }
+        if (ConnectionStateRecovery is { } recovery && (recovery.MaxDisconnectionDuration <= TimeSpan.Zero || recovery.MaxBufferedEvents <= 0))
+        {
+            return "SocketIOOptions: ConnectionStateRecovery's MaxDisconnectionDuration and MaxBufferedEvents must be positive (null turns recovery off).";
         }
         // The Engine.IO options inside are checked by the endpoint MapSocketIO creates, before the app starts.
         return null;

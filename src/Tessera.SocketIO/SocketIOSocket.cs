@@ -37,6 +37,18 @@ public sealed class SocketIOSocket
     /// <summary>The socket id (not the Engine.IO session id); the socket is always in the room of this name.</summary>
     public string Id { get; }
 
+    /// <summary>The private session id of connection state recovery (the CONNECT reply's <c>pid</c>), or null when recovery is off.</summary>
+    internal string? Pid { get; set; }
+
+    /// <summary>
+    /// Whether this socket is a lost one recovered (connection state recovery, Node's <c>socket.recovered</c>): same id, rooms
+    /// and <see cref="Data"/>, and the events it missed were sent after the CONNECT reply.
+    /// </summary>
+    public bool Recovered { get; internal set; }
+
+    /// <summary>What a recovered socket missed, sent after its CONNECT reply (then cleared).</summary>
+    internal List<Tessera.SocketIO.Internal.Parser.EncodedPacket>? MissedEvents { get; set; }
+
     /// <summary>
     /// Stops reading the client's connection for <paramref name="delay"/> (at most one second): its next packets,
     /// in every namespace it shares the connection with, wait, and TCP slows the sender down. For rate limits that
@@ -224,7 +236,10 @@ public sealed class SocketIOSocket
     /// <summary>Sends an event to this client. Arguments: any JSON-serialisable values, byte[] for binary.</summary>
     public bool Emit(string eventName, params object?[] args)
     {
-        var packet = PacketWriter.Event(Namespace, eventName, args, -1);
+        // Recorded for connection state recovery as a broadcast to this socket's own room (Node does the same).
+        var packet = Namespace.Recovery is null
+            ? PacketWriter.Event(Namespace, eventName, args, -1)
+            : PacketWriter.RecordedEvent(Namespace, eventName, args, System.Collections.Immutable.ImmutableHashSet.Create(StringComparer.Ordinal, Id), System.Collections.Immutable.ImmutableHashSet<string>.Empty, isVolatile: false);
         return SendPacket(packet, isVolatile: false);
     }
 
@@ -384,6 +399,12 @@ public sealed class SocketIOSocket
             cts = _disconnected;
         }
         await RunAsync(disconnecting, reason).ConfigureAwait(false);
+        if (Pid is { } pid && Namespace.Recovery is { } log && IsRecoverable(reason))
+        {
+            // As it was when its transport was lost: what a reconnect within the window gets back.
+            var rooms = Rooms.Where(r => !string.Equals(r, Id, StringComparison.Ordinal)).ToArray();
+            log.Persist(new RecoveryLog.Session(Id, pid, rooms, _data is { } data ? [.. data] : [], User, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        }
         Namespace.Remove(this);
         try
         {
@@ -406,6 +427,10 @@ public sealed class SocketIOSocket
         cts?.Cancel();
         await RunAsync(disconnect, reason).ConfigureAwait(false);
     }
+
+    /// <summary>Node's RECOVERABLE_DISCONNECT_REASONS: the connection was lost, not ended on purpose by either side.</summary>
+    private static bool IsRecoverable(string reason) => reason is DisconnectReason.TransportError or DisconnectReason.TransportClose
+        or DisconnectReason.ForcedClose or DisconnectReason.PingTimeout or DisconnectReason.ServerShuttingDown or DisconnectReason.ForcedServerClose;
 
     private async Task RunAsync(Func<string, ValueTask>[] handlers, string reason)
     {

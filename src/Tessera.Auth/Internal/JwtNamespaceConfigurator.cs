@@ -135,6 +135,7 @@ internal sealed class JwtNamespaceConfigurator(
     private SocketIOConnectException Refusal(string code)
     {
         metrics.Handshakes.Add(1, AuthMetrics.Tag("result", "refused"), AuthMetrics.Tag("code", code));
-        return new(AuthErrorCodes.Message(code), new { code, retryable = AuthErrorCodes.IsRetryable(code) });
+        // An expired token keeps a lost session recoverable (CONTRACT §5): the client may refresh it within the window.
+        return new(AuthErrorCodes.Message(code), new { code, retryable = AuthErrorCodes.IsRetryable(code) }) { KeepsLostSession = code == AuthErrorCodes.TokenExpired };
     }
 }

@@ -6,22 +6,56 @@ namespace Tessera.SocketIO.Internal;
 /// <summary>Builds the packets the server sends, serialising arguments with the server's options.</summary>
 internal static class PacketWriter
 {
-    public static EncodedPacket Event(SocketIONamespace ns, string eventName, object?[] args, long id)
+    /// <param name="ns">The namespace the event is sent in.</param>
+    /// <param name="eventName">The event's name.</param>
+    /// <param name="args">Its arguments.</param>
+    /// <param name="id">The ack id, or -1.</param>
+    /// <param name="offset">With connection state recovery: the offset, written as one more, last argument (Node's format).</param>
+    public static EncodedPacket Event(SocketIONamespace ns, string eventName, object?[] args, long id, string? offset = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(eventName);
         if (PacketDecoder.IsReservedEvent(eventName))
         {
             throw new ArgumentException($"\"{eventName}\" is a reserved event name.", nameof(eventName));
         }
-        return PacketEncoder.Encode(PacketType.Event, ns.Name, id, (eventName, args, ns.Server.Options.SerializerOptions),
+        return PacketEncoder.Encode(PacketType.Event, ns.Name, id, (eventName, args, ns.Server.Options.SerializerOptions, offset),
             static (writer, state) =>
             {
                 writer.WriteStartArray();
                 writer.WriteStringValue(state.eventName);
                 WriteArgs(writer, state.args, state.SerializerOptions);
+                if (state.offset is not null)
+                {
+                    writer.WriteStringValue(state.offset);
+                }
                 writer.WriteEndArray();
             });
     }
+
+    /// <summary>
+    /// An event without ack: with connection state recovery, given an offset and kept in the namespace's log (unless volatile,
+    /// which is neither replayed nor given an offset, as Node).
+    /// </summary>
+    public static EncodedPacket RecordedEvent(SocketIONamespace ns, string eventName, object?[] args, IReadOnlySet<string> rooms, IReadOnlySet<string> except, bool isVolatile)
+    {
+        if (isVolatile || ns.Recovery is not { } log)
+        {
+            return Event(ns, eventName, args, -1);
+        }
+        var offset = log.NextOffset();
+        var packet = Event(ns, eventName, args, -1, offset);
+        log.Append(offset, rooms, except, packet);
+        return packet;
+    }
+
+    public static EncodedPacket Connect(string nsp, string socketId, string? pid) =>
+        pid is null ? Connect(nsp, socketId) : PacketEncoder.Encode(PacketType.Connect, nsp, -1, (socketId, pid), static (writer, state) =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("sid", state.socketId);
+            writer.WriteString("pid", state.pid);
+            writer.WriteEndObject();
+        });
 
     public static EncodedPacket Ack(SocketIONamespace ns, long id, object?[] args) =>
         PacketEncoder.Encode(PacketType.Ack, ns.Name, id, (args, ns.Server.Options.SerializerOptions),

@@ -1,0 +1,38 @@
+namespace Tessera.Server.Tests;
+
+/// <summary>
+/// CONTRACT §5 connection state recovery with the official socket.io-client 4.8 (tests/interop/recovery.mjs): a lost
+/// session comes back with its id, rooms and missed events, and only after the reconnect's own token has been verified.
+/// </summary>
+public class RecoveryTests
+{
+    [Theory]
+    [InlineData("recovered")]
+    [InlineData("revoked")]
+    [InlineData("expired")]
+    [InlineData("other-user")]
+    public async Task The_official_client_recovers_a_lost_session_only_with_a_valid_token_of_its_user(string scenario)
+    {
+        // No clock skew, so that "expired" is exact; tokens of 3 s in that scenario.
+        string[] args = scenario == "expired"
+            ? ["--Tessera:Auth:ClockSkew=00:00:00", "--Tessera:Auth:AccessTokenLifetime=00:00:03"]
+            : ["--Tessera:Auth:ClockSkew=00:00:00"];
+        await using var server = await ServerProcess.StartAsync(extra: args);
+        var summary = await NodeInterop.RunAsync("recovery.mjs", scenario, server.BaseUrl);
+        Assert.True(summary.GetProperty("ok").GetBoolean(), summary.ToString());
+    }
+
+    [Fact]
+    public async Task Recovery_can_be_turned_off()
+    {
+        await using var server = await ServerProcess.StartAsync(extra: ["--Tessera:SocketIO:ConnectionStateRecovery:MaxDisconnectionDuration=00:00:00"]);
+        var (_, token) = await ServerClients.SignUpAsync(server, "plain");
+        using var client = await RawClient.ConnectAsync(server.BaseUrl);
+        await client.SendAsync("40" + System.Text.Json.JsonSerializer.Serialize(new { token }));
+        var reply = await client.NextTextAsync();
+        Assert.StartsWith("40{\"sid\":", reply);
+        Assert.DoesNotContain("pid", reply);
+        await client.SendAsync("421[\"whoami\"]");
+        Assert.StartsWith("431[{\"sub\":", await client.NextTextAsync());
+    }
+}
