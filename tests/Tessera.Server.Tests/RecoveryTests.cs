@@ -23,6 +23,28 @@ public class RecoveryTests
     }
 
     [Fact]
+    public async Task With_recovery_on_the_connect_reply_has_a_pid_and_events_without_ack_end_with_an_offset()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        var (_, token) = await ServerClients.SignUpAsync(server, "offsets");
+        using var client = await RawClient.ConnectAsync(server.BaseUrl);
+        await client.SendAsync("40" + System.Text.Json.JsonSerializer.Serialize(new { token }));
+        Assert.Matches("^40\\{\"sid\":\"[^\"]+\",\"pid\":\"[^\"]+\"\\}$", await client.NextTextAsync());
+        // An ack carries no offset; an event without one (the server's echo when no ack is asked) does, as its last argument.
+        await client.SendAsync("421[\"whoami\"]");
+        Assert.StartsWith("431[{\"sub\":", await client.NextTextAsync());
+        await client.SendAsync("42[\"echo\",\"a\",\"b\"]");
+        var first = await client.NextTextAsync();
+        Assert.Matches("^42\\[\"echo\",\"a\",\"b\",\"[0-9a-f]{6}-[0-9a-f]+\"\\]$", first);
+        await client.SendAsync("42[\"echo\",\"c\"]");
+        var second = await client.NextTextAsync();
+        Assert.Matches("^42\\[\"echo\",\"c\",\"[0-9a-f]{6}-[0-9a-f]+\"\\]$", second);
+        // Each event its own offset.
+        static string Offset(string packet) => System.Text.RegularExpressions.Regex.Match(packet, "\"([0-9a-f]{6}-[0-9a-f]+)\"\\]$").Groups[1].Value;
+        Assert.NotEqual(Offset(first), Offset(second));
+    }
+
+    [Fact]
     public async Task Recovery_can_be_turned_off()
     {
         await using var server = await ServerProcess.StartAsync(extra: ["--Tessera:SocketIO:ConnectionStateRecovery:MaxDisconnectionDuration=00:00:00"]);
