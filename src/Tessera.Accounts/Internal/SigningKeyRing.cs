@@ -88,15 +88,21 @@ internal sealed partial class SigningKeyRing : ISigningKeySource
             return new SigningCredentials(Secret ?? throw NotLoaded(), SecurityAlgorithms.HmacSha256);
         }
         var now = _time.GetUtcNow();
-        RingKey? current = null;
+        RingKey? active = null;
+        RingKey? earliest = null;
         foreach (var key in _keys)
         {
-            // The most recently activated; with none active yet (clocks apart), the earliest.
-            if (key.ActivatesAt <= now ? current is null || key.ActivatesAt >= current.ActivatesAt : current is null)
+            if (key.ActivatesAt <= now && (active is null || key.ActivatesAt > active.ActivatesAt))
             {
-                current = key;
+                active = key;
+            }
+            if (earliest is null || key.ActivatesAt < earliest.ActivatesAt)
+            {
+                earliest = key;
             }
         }
+        // The most recently activated; with none active yet (this node's clock behind the one that made them), the earliest.
+        var current = active ?? earliest;
         return current is null
             ? throw NotLoaded()
             : new SigningCredentials(current.Key, current.Algorithm == "ES256" ? SecurityAlgorithms.EcdsaSha256 : SecurityAlgorithms.RsaSha256);
