@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Tessera.Tests.Shared;
@@ -15,7 +14,6 @@ namespace Tessera.Tests.Shared;
 /// </summary>
 public sealed class NginxServer : IAsyncDisposable
 {
-    private const int SigTerm = 15;
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(15);
     // Killed when the test process exits, so that a server a test forgot to dispose leaves no nginx behind.
     private static readonly ConcurrentDictionary<NginxServer, byte> Running = new();
@@ -30,7 +28,7 @@ public sealed class NginxServer : IAsyncDisposable
         var servers = Running.Keys.Where(s => s._process is { HasExited: false }).ToList();
         foreach (var server in servers)
         {
-            _ = SendSignal(server._process!.Id, SigTerm);
+            _ = LocalProcesses.Signal(server._process!.Id, LocalProcesses.SigTerm);
         }
         foreach (var server in servers)
         {
@@ -74,7 +72,7 @@ public sealed class NginxServer : IAsyncDisposable
             File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
                 | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         }
-        var server = new NginxServer(directory, FreePort());
+        var server = new NginxServer(directory, LocalProcesses.FreePort());
         try
         {
             var config = Path.Combine(directory, "nginx.conf");
@@ -188,7 +186,7 @@ public sealed class NginxServer : IAsyncDisposable
     {
         if (_process is { HasExited: false } process)
         {
-            _ = SendSignal(process.Id, SigTerm);
+            _ = LocalProcesses.Signal(process.Id, LocalProcesses.SigTerm);
             try
             {
                 await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5));
@@ -235,13 +233,4 @@ public sealed class NginxServer : IAsyncDisposable
             ?? throw new InvalidOperationException("nginx was not found (on PATH or as /usr/sbin/nginx): install the Debian package nginx (scripts/setup.sh does).");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
 }

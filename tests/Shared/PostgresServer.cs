@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 
 namespace Tessera.Tests.Shared;
 
@@ -16,7 +15,6 @@ namespace Tessera.Tests.Shared;
 public sealed class PostgresServer : IAsyncDisposable
 {
     private const string User = "tessera";
-    private const int SigInt = 2, SigQuit = 3, SigKill = 9, SigStop = 19;
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
     private static readonly Lazy<Task<PostgresServer>> Shared = new(() => StartCoreAsync(shared: true));
@@ -39,7 +37,7 @@ public sealed class PostgresServer : IAsyncDisposable
         foreach (var server in servers)
         {
             // Immediate shutdown: it ends its backends and reaps them (a SIGKILLed postmaster leaves them to init).
-            _ = SendSignal(server._process!.Id, SigQuit);
+            _ = LocalProcesses.Signal(server._process!.Id, LocalProcesses.SigQuit);
         }
         foreach (var server in Running.Keys)
         {
@@ -57,7 +55,7 @@ public sealed class PostgresServer : IAsyncDisposable
         _directory = directory;
         _runAs = runAs;
         _shared = shared;
-        Port = FreePort();
+        Port = LocalProcesses.FreePort();
     }
 
     public int Port { get; }
@@ -205,7 +203,7 @@ public sealed class PostgresServer : IAsyncDisposable
         }
         if (_process is { HasExited: false } process)
         {
-            _ = SendSignal(process.Id, SigInt);
+            _ = LocalProcesses.Signal(process.Id, LocalProcesses.SigInt);
             try
             {
                 await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5));
@@ -244,12 +242,12 @@ public sealed class PostgresServer : IAsyncDisposable
             return [];
         }
         // Stopped first, so that it forks nothing between the listing of its children and its death.
-        _ = SendSignal(process.Id, SigStop);
+        _ = LocalProcesses.Signal(process.Id, LocalProcesses.SigStop);
         var children = ChildrenOf(process.Id);
-        _ = SendSignal(process.Id, SigKill);
+        _ = LocalProcesses.Signal(process.Id, LocalProcesses.SigKill);
         foreach (var child in children)
         {
-            _ = SendSignal(child, SigKill);
+            _ = LocalProcesses.Signal(child, LocalProcesses.SigKill);
         }
         return children;
     }
@@ -430,13 +428,4 @@ public sealed class PostgresServer : IAsyncDisposable
         throw new InvalidOperationException("Running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as.");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
 }

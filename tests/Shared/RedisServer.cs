@@ -13,18 +13,12 @@ public sealed class RedisServer : IAsyncDisposable
 
     public int Port { get; }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public string Configuration => $"127.0.0.1:{Port}";
 
     public static async Task<RedisServer> StartAsync()
     {
-        var server = new RedisServer(FreePort());
+        var server = new RedisServer(LocalProcesses.FreePort());
         await server.RestartAsync();
         return server;
     }

@@ -229,15 +229,8 @@ public sealed class PostgreSqlStoreContractTests : StoreContractTests
     public async Task An_unreachable_database_fails_with_a_database_error()
     {
         // A port nobody listens on: what the endpoints turn into 503 + Retry-After is a DbException.
-        var store = new PostgreSqlAccountStore($"Host=127.0.0.1;Port={ClosedPort()};Username=tessera;Database=postgres;Timeout=2");
+        var store = new PostgreSqlAccountStore($"Host=127.0.0.1;Port={LocalProcesses.FreePort()};Username=tessera;Database=postgres;Timeout=2");
         await Assert.ThrowsAnyAsync<DbException>(() => store.CheckHealthAsync());
         await Assert.ThrowsAnyAsync<DbException>(() => store.FindUserByNameAsync("x"));
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

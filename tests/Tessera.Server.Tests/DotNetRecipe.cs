@@ -10,7 +10,31 @@ namespace Tessera.Server.Tests;
 /// </summary>
 public sealed class DotNetRecipe(HttpClient http, string url)
 {
-    public int Refreshes { get; private set; }
+    private int _refreshes;
+
+    /// <summary>Refreshes the server answered; the recipe counts them (<c>Refreshes++</c> in its ack).</summary>
+    public int Refreshes
+    {
+        get => _refreshes;
+        private set
+        {
+            _refreshes = value;
+            if (value == 1)
+            {
+                // The id now, once the socket has certainly been connected (SocketIOClient sets it only after its
+                // connected event has run, which may be after ConnectAsync returns).
+                IdAtFirstRefresh = Client?.Id;
+            }
+            else if (value == 2)
+            {
+                SecondRefresh.TrySetResult();
+            }
+        }
+    }
+
+    public string? IdAtFirstRefresh { get; private set; }
+
+    public TaskCompletionSource SecondRefresh { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public TaskCompletionSource<string> SignedOut { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -39,12 +39,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public static string NewDataDirectory() => Path.Combine(Path.GetTempPath(), "tessera-server-tests", Guid.NewGuid().ToString("N"));
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => LocalProcesses.FreePort();
 
     public static ProcessStartInfo StartInfo(string dataDirectory, params string[] args)
     {

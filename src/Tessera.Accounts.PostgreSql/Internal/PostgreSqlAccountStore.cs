@@ -229,37 +229,27 @@ internal sealed class PostgreSqlAccountStore : IAccountStore, IAsyncDisposable, 
             dead = reader.GetBoolean(4);
         }
         var nowMs = now.ToUnixTimeMilliseconds();
-        if (usedAt is { } used)
+        var outcome = RefreshRotation.Decide(
+            DateTimeOffset.FromUnixTimeMilliseconds(expiresAt), usedAt is { } used ? DateTimeOffset.FromUnixTimeMilliseconds(used) : null, dead, now, reuseGrace);
+        switch (outcome)
         {
-            // As the SQLite store: within the grace of its first rotation and in a live session, a new token of its own;
-            // otherwise the theft signal, and the whole session is revoked.
-            if (reuseGrace > TimeSpan.Zero && !dead && nowMs - used <= (long)reuseGrace.TotalMilliseconds)
-            {
-                if (expiresAt <= nowMs)
-                {
-                    return new RefreshResult(RefreshOutcome.Expired, sessionId, userId);
-                }
+            case RefreshOutcome.Rotated:
+                // The row is locked: nobody else marked it used since it was read.
+                await ExecuteAsync(connection, transaction, "UPDATE tessera_refresh_tokens SET used_at = @now WHERE hash = @hash;", cancellationToken,
+                    ("now", nowMs), ("hash", tokenHash)).ConfigureAwait(false);
                 await InsertRefreshTokenAsync(connection, transaction, newTokenHash, sessionId, newExpiresAt, nowMs, cancellationToken).ConfigureAwait(false);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return new RefreshResult(RefreshOutcome.ReusedWithinGrace, sessionId, userId);
-            }
-            await RevokeSessionLockedAsync(connection, transaction, sessionId, userId, cancellationToken).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return new RefreshResult(RefreshOutcome.Reused, sessionId, userId);
+                break;
+            case RefreshOutcome.ReusedWithinGrace:
+                await InsertRefreshTokenAsync(connection, transaction, newTokenHash, sessionId, newExpiresAt, nowMs, cancellationToken).ConfigureAwait(false);
+                break;
+            case RefreshOutcome.Reused:
+                await RevokeSessionLockedAsync(connection, transaction, sessionId, userId, cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                return new RefreshResult(outcome, sessionId, userId);
         }
-        if (dead)
-        {
-            return new RefreshResult(RefreshOutcome.Invalid, sessionId, userId);
-        }
-        if (expiresAt <= nowMs)
-        {
-            return new RefreshResult(RefreshOutcome.Expired, sessionId, userId);
-        }
-        await ExecuteAsync(connection, transaction, "UPDATE tessera_refresh_tokens SET used_at = @now WHERE hash = @hash;", cancellationToken,
-            ("now", nowMs), ("hash", tokenHash)).ConfigureAwait(false);
-        await InsertRefreshTokenAsync(connection, transaction, newTokenHash, sessionId, newExpiresAt, nowMs, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new RefreshResult(RefreshOutcome.Rotated, sessionId, userId);
+        return new RefreshResult(outcome, sessionId, userId);
     }
 
     public async Task<bool> RevokeSessionAsync(string sessionId, CancellationToken cancellationToken = default)

@@ -293,45 +293,32 @@ internal sealed class SqliteAccountStore : IAccountStore
             dead = reader.GetBoolean(4);
         }
         var nowMs = now.ToUnixTimeMilliseconds();
-        if (usedAt is { } used)
+        var outcome = RefreshRotation.Decide(
+            DateTimeOffset.FromUnixTimeMilliseconds(expiresAt), usedAt is { } used ? DateTimeOffset.FromUnixTimeMilliseconds(used) : null, dead, now, reuseGrace);
+        switch (outcome)
         {
-            // Within the grace of its (first) rotation, and in a live session: another tab of the same client, most
-            // likely. A new token of its own, in the same session; the old one stays used, and used_at is not moved,
-            // so the window never slides: past it, this token is a theft signal like any other.
-            if (reuseGrace > TimeSpan.Zero && !dead && nowMs - used <= (long)reuseGrace.TotalMilliseconds)
-            {
-                if (expiresAt <= nowMs)
+            case RefreshOutcome.Rotated:
+                await using (var markUsed = Command(connection, "UPDATE refresh_tokens SET used_at = $now WHERE hash = $hash AND used_at IS NULL;", transaction,
+                    ("$now", nowMs), ("$hash", tokenHash)))
                 {
-                    return new RefreshResult(RefreshOutcome.Expired, sessionId, userId);
+                    if (await markUsed.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+                    {
+                        return new RefreshResult(RefreshOutcome.Reused, sessionId, userId);
+                    }
                 }
                 await InsertRefreshTokenAsync(connection, transaction, newTokenHash, sessionId, newExpiresAt, nowMs, cancellationToken).ConfigureAwait(false);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return new RefreshResult(RefreshOutcome.ReusedWithinGrace, sessionId, userId);
-            }
-            // The theft signal: whoever holds the rotated token, the session is over for everyone.
-            await RevokeSessionLockedAsync(connection, transaction, sessionId, userId, cancellationToken).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return new RefreshResult(RefreshOutcome.Reused, sessionId, userId);
+                break;
+            case RefreshOutcome.ReusedWithinGrace:
+                await InsertRefreshTokenAsync(connection, transaction, newTokenHash, sessionId, newExpiresAt, nowMs, cancellationToken).ConfigureAwait(false);
+                break;
+            case RefreshOutcome.Reused:
+                await RevokeSessionLockedAsync(connection, transaction, sessionId, userId, cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                return new RefreshResult(outcome, sessionId, userId);
         }
-        if (dead)
-        {
-            return new RefreshResult(RefreshOutcome.Invalid, sessionId, userId);
-        }
-        if (expiresAt <= nowMs)
-        {
-            return new RefreshResult(RefreshOutcome.Expired, sessionId, userId);
-        }
-        await using (var markUsed = Command(connection, "UPDATE refresh_tokens SET used_at = $now WHERE hash = $hash AND used_at IS NULL;", transaction,
-            ("$now", nowMs), ("$hash", tokenHash)))
-        {
-            if (await markUsed.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
-            {
-                return new RefreshResult(RefreshOutcome.Reused, sessionId, userId);
-            }
-        }
-        await InsertRefreshTokenAsync(connection, transaction, newTokenHash, sessionId, newExpiresAt, nowMs, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new RefreshResult(RefreshOutcome.Rotated, sessionId, userId);
+        return new RefreshResult(outcome, sessionId, userId);
     }
 
     public async Task<bool> RevokeSessionAsync(string sessionId, CancellationToken cancellationToken = default)

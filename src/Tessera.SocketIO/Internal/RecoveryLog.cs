@@ -12,7 +12,7 @@ namespace Tessera.SocketIO.Internal;
 /// </summary>
 internal sealed class RecoveryLog(ConnectionStateRecoveryOptions options, TimeProvider time)
 {
-    private sealed record Entry(string Offset, IReadOnlySet<string> Rooms, IReadOnlySet<string> Except, EncodedPacket Packet, long At);
+    private sealed record Entry(string Offset, long Sequence, IReadOnlySet<string> Rooms, IReadOnlySet<string> Except, EncodedPacket Packet, long At);
 
     /// <summary>A socket lost by its transport, as it was.</summary>
     internal sealed record Session(string Sid, string Pid, string[] Rooms, KeyValuePair<string, object?>[] Data, ClaimsPrincipal User, long At);
@@ -20,11 +20,11 @@ internal sealed class RecoveryLog(ConnectionStateRecoveryOptions options, TimePr
     // Offsets are unique in this process (a restarted process has no sessions to recover): a random prefix and a counter.
     private readonly string _prefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3)) + "-";
     private readonly Queue<Entry> _entries = new();
-    private readonly Dictionary<string, Entry> _byOffset = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly Queue<(string Pid, long At)> _sessionOrder = new();
     private long _counter;
     private long _sequence;
+    // Each kept event's place in the order of sending, by offset: what a reconnect's offset is looked up in.
     private readonly Dictionary<string, long> _position = new(StringComparer.Ordinal);
 
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -38,14 +38,12 @@ internal sealed class RecoveryLog(ConnectionStateRecoveryOptions options, TimePr
         var now = Now;
         lock (_entries)
         {
-            var entry = new Entry(offset, rooms, except, packet, now);
+            var entry = new Entry(offset, ++_sequence, rooms, except, packet, now);
             _entries.Enqueue(entry);
-            _byOffset[offset] = entry;
-            _position[offset] = ++_sequence;
+            _position[offset] = entry.Sequence;
             while (_entries.Count > options.MaxBufferedEvents || (_entries.TryPeek(out var oldest) && now - oldest.At > MaxAge))
             {
                 var gone = _entries.Dequeue();
-                _byOffset.Remove(gone.Offset);
                 _position.Remove(gone.Offset);
             }
         }
@@ -86,7 +84,7 @@ internal sealed class RecoveryLog(ConnectionStateRecoveryOptions options, TimePr
         }
         lock (_entries)
         {
-            if (!_byOffset.ContainsKey(offset))
+            if (!_position.ContainsKey(offset))
             {
                 // Its last event was forgotten (too old, or beyond the bound): what it missed cannot be told.
                 return null;
@@ -116,7 +114,7 @@ internal sealed class RecoveryLog(ConnectionStateRecoveryOptions options, TimePr
             }
             foreach (var entry in _entries)
             {
-                if (_position.TryGetValue(entry.Offset, out var at) && at > after && Reaches(entry, rooms))
+                if (entry.Sequence > after && Reaches(entry, rooms))
                 {
                     missed.Add(entry.Packet);
                 }
