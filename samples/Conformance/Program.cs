@@ -38,6 +38,8 @@ static void SuiteTimings(EngineIOOptions o)
     o.PingInterval = TimeSpan.FromMilliseconds(300);
     o.PingTimeout = TimeSpan.FromMilliseconds(200);
     o.MaxPayload = 1_000_000;
+    // CONTRACT §5: the engine.io-protocol suite's v3 branch runs against the app started with ALLOW_EIO3=1.
+    o.AllowEIO3 = Environment.GetEnvironmentVariable("ALLOW_EIO3") == "1";
 }
 
 /// <summary>Echoes every message unchanged: text as text, binary as binary.</summary>

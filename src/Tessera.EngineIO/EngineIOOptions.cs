@@ -70,6 +70,12 @@ public sealed class EngineIOOptions
     /// <summary>Whether polling sessions may upgrade to WebSocket (announced in the handshake's "upgrades").</summary>
     public bool AllowUpgrades { get; set; } = true;
 
+    /// <summary>
+    /// Accept Engine.IO protocol v3 clients (socket.io-client 2.x), as Node's <c>allowEIO3</c>: off by default, a
+    /// handshake without <c>EIO=4</c> is then refused with "Unsupported protocol version" (HTTP 400).
+    /// </summary>
+    public bool AllowEIO3 { get; set; }
+
     /// <summary>WebSocket permessage-deflate. Off by default, as in Node: it costs memory and CPU per connection.</summary>
     public bool PerMessageDeflate { get; set; }
 

@@ -45,13 +45,27 @@ public sealed class EngineIOSocket
     private Timer? _heartbeat;
     private CloseReason? _closingReason;
 
-    internal EngineIOSocket(EngineIOServer server, string id, EngineIOHandshake handshake, Transport transport)
+    internal EngineIOSocket(EngineIOServer server, string id, EngineIOHandshake handshake, Transport transport, int protocol = 4, bool supportsBinary = true)
     {
         _server = server;
         Id = id;
         Handshake = handshake;
         _transport = transport;
+        Protocol = protocol;
+        SupportsBinary = supportsBinary;
     }
+
+    /// <summary>
+    /// The Engine.IO protocol revision the client speaks: 4, or 3 (socket.io-client 2.x, accepted with
+    /// <see cref="EngineIOOptions.AllowEIO3"/>). Version 3 clients ping the server, and take Socket.IO protocol v4 packets.
+    /// </summary>
+    public int Protocol { get; }
+
+    /// <summary>
+    /// v3 polling only: whether the client takes binary payloads (it did not ask for <c>b64</c>); otherwise binary
+    /// travels as base64 text.
+    /// </summary>
+    internal bool SupportsBinary { get; }
 
     /// <summary>The session id (<c>sid</c>).</summary>
     public string Id { get; }
@@ -98,7 +112,7 @@ public sealed class EngineIOSocket
     /// </summary>
     public bool Send(in EngineIOOutgoingMessage message)
     {
-        if (!Enqueue(new Frame(message.Encoded, message.IsBinary)))
+        if (!Enqueue(ToFrame(message)))
         {
             return false;
         }
@@ -121,13 +135,29 @@ public sealed class EngineIOSocket
             {
                 return false;
             }
-            AddLocked(new Frame(message.Encoded, message.IsBinary));
+            AddLocked(ToFrame(message));
             batch = TakeBatchLocked(out sink);
         }
         sink?.Deliver(this, batch!);
         _server.Metrics.MessagesOut.Add(1);
         _server.Metrics.BytesOut.Add(message.Length);
         return true;
+    }
+
+    /// <summary>
+    /// The frame a message travels as. In v3 a binary message starts with its packet type byte (4) on every transport
+    /// (Node's parser-v3); v4 sends the bytes as they are.
+    /// </summary>
+    private Frame ToFrame(in EngineIOOutgoingMessage message)
+    {
+        if (!message.IsBinary || Protocol != 3)
+        {
+            return new Frame(message.Encoded, message.IsBinary);
+        }
+        var data = new byte[1 + message.Encoded.Length];
+        data[0] = (byte)PacketType.Message;
+        message.Encoded.Span.CopyTo(data.AsSpan(1));
+        return new Frame(data, true);
     }
 
     /// <summary>
@@ -257,7 +287,10 @@ public sealed class EngineIOSocket
         lock (_lock)
         {
             _pongDeadline = NextPongDeadline();
-            _heartbeat = new Timer(static s => ((EngineIOSocket)s!).OnHeartbeatTimer(), this, _server.Options.PingInterval, Timeout.InfiniteTimeSpan);
+            // v4: the server pings after pingInterval. v3: the client pings; the session ends when none came within
+            // pingInterval + pingTimeout (Node's resetPingTimeout), so the timer only watches that deadline.
+            var first = Protocol == 3 ? _server.Options.PingInterval + _server.Options.PingTimeout : _server.Options.PingInterval;
+            _heartbeat = new Timer(static s => ((EngineIOSocket)s!).OnHeartbeatTimer(), this, first, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -275,6 +308,16 @@ public sealed class EngineIOSocket
                 case SocketState.Closing:
                     // The close packet never found a way out (no GET came for it): give up waiting.
                     closeWith = _closingReason ?? CloseReason.ForcedClose;
+                    break;
+                case SocketState.Open when Protocol == 3:
+                    var left = _pongDeadline - Environment.TickCount64;
+                    if (left <= 0)
+                    {
+                        closeWith = CloseReason.PingTimeout;
+                        break;
+                    }
+                    // A ping came since the timer was set: wait for the new deadline.
+                    _heartbeat?.Change(TimeSpan.FromMilliseconds(left), Timeout.InfiniteTimeSpan);
                     break;
                 default:
                     if (_awaitingPong)
@@ -303,6 +346,21 @@ public sealed class EngineIOSocket
             return;
         }
         sink?.Deliver(this, batch!);
+    }
+
+    /// <summary>v3: the client's ping is answered with a pong, and moves the session's deadline.</summary>
+    private void OnClientPing()
+    {
+        lock (_lock)
+        {
+            if (_state != SocketState.Open)
+            {
+                return;
+            }
+            // The timer is left alone: when it fires it sees the new deadline and waits for it (no timer change per ping).
+            _pongDeadline = NextPongDeadline();
+        }
+        Enqueue(Frame.Pong);
     }
 
     private void OnPong()
@@ -469,22 +527,30 @@ public sealed class EngineIOSocket
     private long NextPongDeadline() =>
         Environment.TickCount64 + (long)(_server.Options.PingInterval + _server.Options.PingTimeout).TotalMilliseconds;
 
-    internal PollStart BeginPoll(out PendingPoll? parked, out List<Frame>? batch)
+    /// <summary>Closes the session if its heartbeat deadline passed (or it is closed already); true when it is gone.</summary>
+    private bool EndIfPongOverdue()
     {
-        parked = null;
-        batch = null;
-        var timedOut = false;
         lock (_lock)
         {
             if (_state == SocketState.Closed)
             {
-                return PollStart.Closed;
+                return true;
             }
-            timedOut = PongOverdueLocked();
+            if (!PongOverdueLocked())
+            {
+                return false;
+            }
         }
-        if (timedOut)
+        Terminate(CloseReason.PingTimeout, Frame.Close);
+        return true;
+    }
+
+    internal PollStart BeginPoll(out PendingPoll? parked, out List<Frame>? batch)
+    {
+        parked = null;
+        batch = null;
+        if (EndIfPongOverdue())
         {
-            Terminate(CloseReason.PingTimeout, Frame.Close);
             return PollStart.Closed;
         }
         lock (_lock)
@@ -540,6 +606,11 @@ public sealed class EngineIOSocket
 
     internal PollStart BeginPost()
     {
+        if (Protocol == 3 && EndIfPongOverdue())
+        {
+            // A v3 client's ping that comes after its deadline finds the session gone (Node's timer has closed it).
+            return PollStart.Closed;
+        }
         lock (_lock)
         {
             var check = CheckPollingLocked(out var polling, polling => polling.PostInFlight);
@@ -670,12 +741,19 @@ public sealed class EngineIOSocket
             case PacketType.Message:
                 await _server.DispatchMessageAsync(this, new EngineIOMessage(packet[1..], isBinary: false)).ConfigureAwait(false);
                 return true;
+            case PacketType.Pong when Protocol == 3:
+                // Node: "invalid heartbeat direction".
+                Terminate(CloseReason.TransportError, Frame.Close);
+                return false;
             case PacketType.Pong:
                 OnPong();
                 return true;
             case PacketType.Close:
                 OnClientClose();
                 return false;
+            case PacketType.Ping when Protocol == 3:
+                OnClientPing();
+                return true;
             case PacketType.Ping:
                 // In v4 only the server pings; a client ping is a protocol error (Node: "invalid heartbeat direction").
                 Terminate(CloseReason.TransportError, Frame.Close);
@@ -714,7 +792,22 @@ public sealed class EngineIOSocket
         Terminate(CloseReason.TransportClose, Frame.Noop);
     }
 
-    internal ValueTask OnBinaryMessageAsync(ReadOnlyMemory<byte> data) =>
+    /// <summary>A binary WebSocket message. In v3 it starts with its packet type byte, which must be 4 (message).</summary>
+    internal ValueTask OnBinaryMessageAsync(ReadOnlyMemory<byte> data)
+    {
+        if (Protocol == 3)
+        {
+            if (data.IsEmpty || data.Span[0] != (byte)PacketType.Message)
+            {
+                Terminate(CloseReason.ParseError, Frame.Close);
+                return ValueTask.CompletedTask;
+            }
+            data = data[1..];
+        }
+        return DispatchBinaryAsync(data);
+    }
+
+    private ValueTask DispatchBinaryAsync(ReadOnlyMemory<byte> data) =>
         _server.DispatchMessageAsync(this, new EngineIOMessage(data, isBinary: true));
 
     internal enum PayloadResult
@@ -725,40 +818,88 @@ public sealed class EngineIOSocket
     }
 
     /// <summary>Parses and handles a polling POST body; a malformed one closes the session.</summary>
-    internal async ValueTask<PayloadResult> OnPayloadAsync(ReadOnlyMemory<byte> payload)
+    internal async ValueTask<PayloadResult> OnPayloadAsync(ReadOnlyMemory<byte> payload, bool binaryBody = false)
     {
         var rest = payload;
-        while (PacketParser.TryReadPayloadSegment(ref rest, out var segment))
+        if (Protocol == 3 && payload.IsEmpty)
         {
+            // Node's parser-v3 answers an empty payload with a parse error.
+            Terminate(CloseReason.ParseError, Frame.Close);
+            return PayloadResult.Malformed;
+        }
+        while (true)
+        {
+            ReadOnlyMemory<byte> data;
+            bool isBinary;
+            bool isBase64;
+            if (Protocol == 3)
+            {
+                var malformed = false;
+                var more = binaryBody
+                    ? PayloadV3.TryReadBinary(ref rest, out var v3, out malformed)
+                    : PayloadV3.TryReadText(ref rest, out v3, out malformed);
+                if (malformed)
+                {
+                    Terminate(CloseReason.ParseError, Frame.Close);
+                    return PayloadResult.Malformed;
+                }
+                if (!more)
+                {
+                    return PayloadResult.Ok;
+                }
+                (data, isBinary, isBase64) = (v3.Data, v3.IsBinary, v3.IsBase64);
+            }
+            else
+            {
+                if (!PacketParser.TryReadPayloadSegment(ref rest, out var segment))
+                {
+                    return PayloadResult.Ok;
+                }
+                isBinary = isBase64 = !segment.IsEmpty && segment.Span[0] == PacketParser.BinaryMarker;
+                data = isBinary ? segment[1..] : segment;
+            }
             if (_state != SocketState.Open)
             {
                 // Closing: packets are dropped, as Node's "packet received with closed socket".
                 return PayloadResult.Closed;
             }
-            if (!segment.IsEmpty && segment.Span[0] == PacketParser.BinaryMarker)
+            if (isBinary)
             {
-                var base64 = segment[1..];
-                var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, PacketParser.MaxDecodedLength(base64.Length)));
-                try
+                if (!await OnPayloadBinaryAsync(data, isBase64).ConfigureAwait(false))
                 {
-                    var length = PacketParser.DecodeBinarySegment(base64.Span, buffer);
-                    if (length < 0)
-                    {
-                        Terminate(CloseReason.ParseError, Frame.Close);
-                        return PayloadResult.Malformed;
-                    }
-                    await OnBinaryMessageAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    return PayloadResult.Malformed;
                 }
             }
-            else if (!await OnTextPacketAsync(segment).ConfigureAwait(false))
+            else if (!await OnTextPacketAsync(data).ConfigureAwait(false))
             {
                 return _closingReason == CloseReason.ParseError ? PayloadResult.Malformed : PayloadResult.Closed;
             }
         }
-        return PayloadResult.Ok;
+    }
+
+    /// <summary>A binary message of a polling payload: raw bytes, or base64 to decode first. False when malformed.</summary>
+    private async ValueTask<bool> OnPayloadBinaryAsync(ReadOnlyMemory<byte> data, bool isBase64)
+    {
+        if (!isBase64)
+        {
+            await DispatchBinaryAsync(data).ConfigureAwait(false);
+            return true;
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, PacketParser.MaxDecodedLength(data.Length)));
+        try
+        {
+            var length = PacketParser.DecodeBinarySegment(data.Span, buffer);
+            if (length < 0)
+            {
+                Terminate(CloseReason.ParseError, Frame.Close);
+                return false;
+            }
+            await DispatchBinaryAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }

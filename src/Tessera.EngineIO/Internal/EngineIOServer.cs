@@ -212,18 +212,20 @@ internal sealed partial class EngineIOServer
                 return;
             }
         }
-        if (query["EIO"] != "4")
+        // As Node: anything but EIO=4 is the third revision, accepted only when allowed.
+        var protocol = query["EIO"] == "4" ? 4 : 3;
+        if (protocol == 3 && !Options.AllowEIO3)
         {
             await WriteErrorAsync(context, ErrorCode.UnsupportedProtocolVersion).ConfigureAwait(false);
             return;
         }
         if (isWebSocket)
         {
-            await HandshakeWebSocketAsync(context).ConfigureAwait(false);
+            await HandshakeWebSocketAsync(context, protocol).ConfigureAwait(false);
         }
         else
         {
-            await HandshakePollingAsync(context).ConfigureAwait(false);
+            await HandshakePollingAsync(context, protocol).ConfigureAwait(false);
         }
     }
 
@@ -393,21 +395,25 @@ internal sealed partial class EngineIOServer
         return false;
     }
 
-    private async Task HandshakePollingAsync(HttpContext context)
+    private async Task HandshakePollingAsync(HttpContext context, int protocol)
     {
         if (!await TryAcquireAddressAsync(context).ConfigureAwait(false))
         {
             return;
         }
-        // From here the slot belongs to the session, given back when it closes (OnSocketClosed).
-        var socket = new EngineIOSocket(this, NewId(), new EngineIOHandshake(context), new PollingTransport());
+        // From here the slot belongs to the session, given back when it closes (OnSocketClosed). A v3 client that asks
+        // for b64 (any non-empty value, as Node reads it) gets binary as base64 text.
+        var supportsBinary = string.IsNullOrEmpty(context.Request.Query["b64"]);
+        var socket = new EngineIOSocket(this, NewId(), new EngineIOHandshake(context), new PollingTransport(), protocol, supportsBinary);
         AppendCookie(context, socket.Id);
         await OpenSessionAsync(socket).ConfigureAwait(false);
         // The handshake GET is the session's first poll: it takes the open packet waiting in the queue.
         await HandlePollAsync(context, socket).ConfigureAwait(false);
     }
 
-    private async Task HandshakeWebSocketAsync(HttpContext context)
+    private static readonly TimeSpan V3OpenPacketDelay = TimeSpan.FromMilliseconds(5);
+
+    private async Task HandshakeWebSocketAsync(HttpContext context, int protocol)
     {
         if (!await TryAcquireAddressAsync(context).ConfigureAwait(false))
         {
@@ -426,8 +432,16 @@ internal sealed partial class EngineIOServer
             _addresses?.Release(context.Connection.RemoteIpAddress);
             throw;
         }
+        if (protocol == 3)
+        {
+            // A v3 client gets no ping to rescue a lost open packet, and Node's ws emits a message that came in the same
+            // read as the 101 before an `await`ed "open" resumes (the public v3 suite attaches its listener that way).
+            // Node's server writes the open packet a little after the 101; so does this, by a moment the client
+            // needs to read the 101 on its own.
+            await Task.Delay(V3OpenPacketDelay, context.RequestAborted).ConfigureAwait(false);
+        }
         var transport = new ManagedWebSocketTransport(webSocket, Options, _logger);
-        var socket = new EngineIOSocket(this, id, new EngineIOHandshake(context), transport);
+        var socket = new EngineIOSocket(this, id, new EngineIOHandshake(context), transport, protocol);
         await OpenSessionAsync(socket).ConfigureAwait(false);
         await transport.RunAsync(socket, probing: false).ConfigureAwait(false);
     }
@@ -496,7 +510,7 @@ internal sealed partial class EngineIOServer
         }
         try
         {
-            await WritePollResponseAsync(context, batch!).ConfigureAwait(false);
+            await WritePollResponseAsync(context, socket, batch!).ConfigureAwait(false);
         }
         finally
         {
@@ -521,16 +535,26 @@ internal sealed partial class EngineIOServer
         }
     }
 
-    private async Task WritePollResponseAsync(HttpContext context, List<Frame> batch)
+    private async Task WritePollResponseAsync(HttpContext context, EngineIOSocket socket, List<Frame> batch)
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/plain; charset=UTF-8";
         ApplyCors(context);
         var frames = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch);
-        response.ContentLength = PacketParser.PayloadLength(frames);
         // One write for the whole batch.
-        PacketParser.WritePayload(response.BodyWriter, frames);
+        if (socket.Protocol == 3)
+        {
+            var binary = PayloadV3.UsesBinaryEncoding(frames, socket.SupportsBinary);
+            response.ContentType = binary ? "application/octet-stream" : "text/plain; charset=UTF-8";
+            response.ContentLength = PayloadV3.Length(frames, binary);
+            PayloadV3.Write(response.BodyWriter, frames, binary);
+        }
+        else
+        {
+            response.ContentType = "text/plain; charset=UTF-8";
+            response.ContentLength = PacketParser.PayloadLength(frames);
+            PacketParser.WritePayload(response.BodyWriter, frames);
+        }
         await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
@@ -556,7 +580,9 @@ internal sealed partial class EngineIOServer
                 return;
             }
             body = length.Buffer;
-            result = await socket.OnPayloadAsync(body.AsMemory(0, length.Length)).ConfigureAwait(false);
+            // v3 clients post binary payloads as application/octet-stream (Node reads the type the same way).
+            var binaryBody = string.Equals(context.Request.ContentType, "application/octet-stream", StringComparison.OrdinalIgnoreCase);
+            result = await socket.OnPayloadAsync(body.AsMemory(0, length.Length), binaryBody).ConfigureAwait(false);
         }
         finally
         {

@@ -12,6 +12,9 @@ internal readonly record struct Frame(ReadOnlyMemory<byte> Data, bool IsBinary)
     public static readonly Frame Noop = Control("6");
     public static readonly Frame PongProbe = Control("3probe");
 
+    /// <summary>v3 only: the answer to the client's ping.</summary>
+    public static readonly Frame Pong = Control("3");
+
     /// <summary>
     /// The session's last packet when the server closes it. Polling writes it; WebSocket transports skip it and
     /// close the WebSocket instead, as Node's engine.io does (its WebSocket transport never sends a close packet).
