@@ -29,11 +29,16 @@ public static class ServerSetup
         {
             throw new InvalidOperationException($"Tessera:SocketIO:ConnectionStateRecovery:MaxDisconnectionDuration is {recovery}; it must be 00:00:00 (off) or positive.");
         }
+        var allowEIO3 = tessera.GetValue("EngineIO:AllowEIO3", false);
+        var parser = Parser(tessera["SocketIO:Parser"]);
         var socketIO = services.AddSocketIO(o =>
             {
                 o.ConnectionStateRecovery = recovery > TimeSpan.Zero ? new ConnectionStateRecoveryOptions { MaxDisconnectionDuration = recovery } : null;
                 o.EngineIO.MaxConnectionsPerAddress = limits.ConnectionsPerAddress;
                 o.EngineIO.MaxHandshakesPerSecondPerAddress = limits.HandshakesPerSecondPerAddress;
+                // CONTRACT §5: socket.io-client 2.x, off by default; the msgpack parser instead of JSON when configured.
+                o.EngineIO.AllowEIO3 = allowEIO3;
+                o.Parser = parser;
             })
             .AddJwtAuthentication(o =>
             {
@@ -59,6 +64,14 @@ public static class ServerSetup
             services.Replace(ServiceDescriptor.Singleton<IAccountRateCounter, RedisRateCounter>());
         }
     }
+
+    /// <summary><c>Tessera:SocketIO:Parser</c>: <c>json</c> (the default) or <c>msgpack</c> (socket.io-msgpack-parser 3.x).</summary>
+    private static SocketIOParser Parser(string? name) => name?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "json" => SocketIOParser.Default,
+        "msgpack" => SocketIOParser.MessagePack,
+        _ => throw new InvalidOperationException($"Tessera:SocketIO:Parser is '{name}'; it must be json (the default) or msgpack."),
+    };
 
     /// <summary>
     /// <c>Tessera:Accounts:Store</c>: <c>sqlite</c> (the default, in DataDirectory) or <c>postgres</c> with

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Tessera.SocketIO.Internal;
+using Tessera.SocketIO.Internal.Parser;
 
 namespace Tessera.SocketIO;
 
@@ -319,10 +320,14 @@ public sealed class SocketIONamespace
 
     internal async ValueTask<SocketIOSocket?> AddAsync(Client client, JsonElement auth)
     {
-        var lost = LostSession(auth, out var offset);
+        // Protocol v4 clients (socket.io-client 2.x) know nothing of recovery, and compute their socket id themselves.
+        var v4 = ProtocolV4.IsV4(client.Engine);
+        var offset = "";
+        var lost = v4 ? null : LostSession(auth, out offset);
         // The lost socket's id from the start, as Node: the middleware sees the socket it would recover. Nothing of the
         // session (rooms, data, missed events) is given before the middleware has accepted the reconnect.
-        var socket = new SocketIOSocket(client, this, lost?.Sid ?? NewId(), new SocketIOHandshake(client.Engine.Handshake, auth));
+        var id = v4 ? ProtocolV4.SocketId(Name, client.Engine) : lost?.Sid ?? NewId();
+        var socket = new SocketIOSocket(client, this, id, new SocketIOHandshake(client.Engine.Handshake, auth));
         Func<SocketIOSocket, Func<ValueTask>, ValueTask>[] middlewares;
         lock (_middlewares)
         {
@@ -360,7 +365,9 @@ public sealed class SocketIONamespace
             if (refusal is not null)
             {
                 SocketIOServer.Log.ConnectRefused(Server.Logger, Name);
-                client.Send(PacketWriter.ConnectError(Name, refusal, data, Server.Options.SerializerOptions), false);
+                client.Send(v4
+                    ? PacketWriter.ErrorV4(Name, data ?? refusal, Server.Options.SerializerOptions)
+                    : PacketWriter.ConnectError(Name, refusal, data, Server.Options.SerializerOptions), false);
                 return null;
             }
         }
@@ -379,7 +386,7 @@ public sealed class SocketIONamespace
             socket = fresh;
             lost = null;
         }
-        if (Recovery is not null)
+        if (Recovery is not null && !v4)
         {
             socket.Pid = lost?.Pid ?? NewId();
         }
@@ -415,7 +422,7 @@ public sealed class SocketIONamespace
     /// <summary>Sends the CONNECT reply, then runs the connection handlers (not awaited, as in Node).</summary>
     internal void Welcome(SocketIOSocket socket)
     {
-        socket.SendPacket(PacketWriter.Connect(Name, socket.Id, socket.Pid), isVolatile: false);
+        socket.SendPacket(socket.SpeaksProtocolV4 ? PacketWriter.ConnectV4(Name) : PacketWriter.Connect(Name, socket.Id, socket.Pid), isVolatile: false);
         if (socket.MissedEvents is { } missed)
         {
             // In order, right after the CONNECT reply and before any connection handler can send something newer.

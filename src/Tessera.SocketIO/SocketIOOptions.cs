@@ -26,6 +26,13 @@ public sealed class SocketIOOptions
     /// </summary>
     public ConnectionStateRecoveryOptions? ConnectionStateRecovery { get; set; }
 
+    /// <summary>
+    /// The wire format of packets (Node's <c>parser</c> option): <see cref="SocketIOParser.Default"/> (JSON, what the
+    /// official clients use unless told otherwise), <see cref="SocketIOParser.MessagePack"/> for clients created with
+    /// socket.io-msgpack-parser, or your own. Every client must use the same one.
+    /// </summary>
+    public SocketIOParser Parser { get; set; } = SocketIOParser.Default;
+
     /// <summary>Options of the Engine.IO layer underneath (timings, payload limit, CORS, allowRequest …).</summary>
     public EngineIOOptions EngineIO { get; } = new();
 
@@ -62,6 +69,10 @@ public sealed class SocketIOOptions
         if (AckTimeout <= TimeSpan.Zero)
         {
             return "SocketIOOptions: AckTimeout must be positive.";
+        }
+        if (Parser is null)
+        {
+            return "SocketIOOptions: Parser must not be null (SocketIOParser.Default is the JSON format).";
         }
         if (SerializerOptions is null)
         {

@@ -220,7 +220,13 @@ public sealed partial class SocketIOServer
         public override ValueTask OnOpenAsync(EngineIOSocket socket)
         {
             Interlocked.Increment(ref server._clients);
-            socket.Context = new Client(server, socket);
+            var client = new Client(server, socket);
+            socket.Context = client;
+            if (socket.Protocol == 3)
+            {
+                // Not awaited: the open packet leaves first, the CONNECT reply (or refusal) follows when the middleware is done.
+                _ = client.ConnectMainNamespaceAsync();
+            }
             return ValueTask.CompletedTask;
         }
 

@@ -102,6 +102,9 @@ public sealed class SocketIOSocket
     /// <summary>The Engine.IO session carrying this socket (shared by its sockets in other namespaces).</summary>
     public string ConnectionId => _client.Engine.Id;
 
+    /// <summary>Whether the client speaks Socket.IO protocol v4 (socket.io-client 2.x over Engine.IO v3).</summary>
+    internal bool SpeaksProtocolV4 => _client.Engine.Protocol == 3;
+
     /// <summary>Rooms this socket is in, including its own id.</summary>
     public IReadOnlySet<string> Rooms => Namespace.Adapter.SocketRooms(Id);
 

@@ -2,9 +2,9 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using MessagePack;
-using Tessera.Redis.Internal;
+using Tessera.SocketIO.Internal.Parser;
 
-namespace Tessera.Redis.Tests;
+namespace Tessera.SocketIO.Tests;
 
 public class MsgPackJsonTests
 {

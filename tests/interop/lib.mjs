@@ -80,3 +80,28 @@ export class Inbox {
     return fail(`${this.ended} while waiting for ${typeof what === "function" ? what() : what}`);
   }
 }
+
+// The server's account endpoints (CONTRACT §4), for scripts that need users with tokens.
+export function accounts(baseUrl, password = "correct horse battery") {
+  async function post(path, body, bearer) {
+    const response = await fetch(baseUrl + path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(bearer ? { authorization: "Bearer " + bearer } : {}) },
+      body: body === null ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  }
+  async function login(username) {
+    const r = await post("/auth/login", { username, password });
+    if (r.status !== 200) fail(`login ${username}: ${r.status}`);
+    return { name: username, token: r.body.token, refreshToken: r.body.refreshToken };
+  }
+  async function signUp(prefix) {
+    const username = prefix + "-" + Math.random().toString(36).slice(2, 8);
+    const registered = await post("/auth/register", { username, password });
+    if (registered.status !== 201) fail(`register ${username}: ${registered.status}`);
+    return login(username);
+  }
+  return { post, login, signUp };
+}

@@ -6,7 +6,7 @@ using System.Text.Json;
 using MessagePack;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
-using Tessera.Redis.Internal;
+using Tessera.SocketIO.Internal.Parser;
 using Tessera.SocketIO;
 
 namespace Tessera.Redis.Internal;

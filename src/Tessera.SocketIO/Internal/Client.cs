@@ -15,7 +15,7 @@ internal sealed class Client
     // lock (this)) costs less per connection than a dictionary.
     private SocketIOSocket[] _sockets = [];
     private HashSet<string>? _connecting;
-    private Packet? _reassembling;
+    private readonly SocketIOPacketDecoder _decoder;
     private Timer? _connectTimer;
     private bool _closed;
 
@@ -23,6 +23,7 @@ internal sealed class Client
     {
         _server = server;
         Engine = engine;
+        _decoder = server.Options.Parser.CreateDecoder();
         _connectTimer = new Timer(static s => ((Client)s!).OnConnectTimeout(), this, server.Options.ConnectTimeout, Timeout.InfiniteTimeSpan);
     }
 
@@ -90,80 +91,18 @@ internal sealed class Client
 
     private ValueTask HandleAsync(EngineIOMessage message)
     {
-        if (message.IsBinary)
+        var packet = _decoder.AddPacket(message, out var error);
+        if (error is not null)
         {
-            var pending = _reassembling;
-            if (pending is null)
-            {
-                return Fail("binary data when not reconstructing a packet");
-            }
-            (pending.Buffers ??= new List<byte[]>(pending.Attachments)).Add(message.Data.ToArray());
-            if (!pending.IsComplete)
-            {
-                return ValueTask.CompletedTask;
-            }
-            _reassembling = null;
-            return DispatchAsync(pending);
+            return Fail(error);
         }
-        if (_reassembling is not null)
-        {
-            return Fail("text data while reconstructing a packet");
-        }
-        var packet = PacketDecoder.Decode(message.Data.Span, out var error);
-        if (packet is null)
-        {
-            return Fail(error!);
-        }
-        if (!packet.IsComplete)
-        {
-            // Every placeholder must point at one of the attachments announced.
-            if (!PlaceholdersInRange(packet.Data, packet.Attachments))
-            {
-                return Fail("illegal attachments");
-            }
-            _reassembling = packet;
-            return ValueTask.CompletedTask;
-        }
-        return DispatchAsync(packet);
-    }
-
-    /// <summary>Whether every placeholder points at one of <paramref name="count"/> attachments (the fuzz target calls it).</summary>
-    internal static bool PlaceholdersInRange(JsonElement element, int count)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.Object:
-                if (element.TryGetProperty("_placeholder", out var flag) && flag.ValueKind == JsonValueKind.True)
-                {
-                    return BinaryContext.TryGetPlaceholder(element, count, out _);
-                }
-                foreach (var property in element.EnumerateObject())
-                {
-                    if (!PlaceholdersInRange(property.Value, count))
-                    {
-                        return false;
-                    }
-                }
-                return true;
-            case JsonValueKind.Array:
-                foreach (var item in element.EnumerateArray())
-                {
-                    if (!PlaceholdersInRange(item, count))
-                    {
-                        return false;
-                    }
-                }
-                return true;
-            default:
-                return true;
-        }
+        return packet is null ? ValueTask.CompletedTask : DispatchAsync(packet);
     }
 
     /// <summary>A malformed packet closes the whole connection, as in Node (sockets see "forced close").</summary>
     private ValueTask Fail(string reason)
     {
         SocketIOServer.Log.MalformedPacket(_server.Logger, Engine.Id, reason);
-        _reassembling = null;
         Engine.Close();
         return ValueTask.CompletedTask;
     }
@@ -179,13 +118,22 @@ internal sealed class Client
         }
         if (packet.Type == PacketType.Connect)
         {
+            var (name, auth) = Engine.Protocol == 3 ? ProtocolV4.SplitNamespace(packet.Namespace) : (packet.Namespace, packet.Data);
+            if (!ReferenceEquals(name, packet.Namespace))
+            {
+                lock (this)
+                {
+                    socket = Find(name);
+                    connecting = _connecting?.Contains(name) == true;
+                }
+            }
             if (socket is not null || connecting)
             {
                 // A second CONNECT to a joined namespace: Node closes the connection.
                 Disconnect();
                 return;
             }
-            await ConnectAsync(packet.Namespace, packet.Data).ConfigureAwait(false);
+            await ConnectAsync(name, auth).ConfigureAwait(false);
             return;
         }
         if (socket is null || packet.Type == PacketType.ConnectError)
@@ -195,6 +143,23 @@ internal sealed class Client
             return;
         }
         socket.OnPacket(packet);
+    }
+
+    /// <summary>
+    /// An Engine.IO v3 client (Socket.IO protocol v4) never sends a CONNECT for the main namespace: the server joins
+    /// it at once, with an empty auth (its token is in the handshake's query), as Node's <c>onconnection</c>.
+    /// </summary>
+    public async Task ConnectMainNamespaceAsync()
+    {
+        try
+        {
+            await ConnectAsync("/", ProtocolV4.EmptyAuth).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            SocketIOServer.Log.HandlerFailed(_server.Logger, "connect", Engine.Id, ex);
+            Engine.Close();
+        }
     }
 
     private async ValueTask ConnectAsync(string name, JsonElement auth)
@@ -248,6 +213,10 @@ internal sealed class Client
 
     public bool Send(EncodedPacket packet, bool isVolatile)
     {
+        if (!ReferenceEquals(_server.Options.Parser, SocketIOParser.Default))
+        {
+            return SendEncoded(packet.WireFor(_server.Options.Parser), isVolatile);
+        }
         if (isVolatile)
         {
             // A volatile packet with attachments would be useless half-sent: only send it whole.
@@ -266,6 +235,24 @@ internal sealed class Client
             {
                 Engine.Send(attachment);
             }
+        }
+        return true;
+    }
+
+    /// <summary>A packet in another parser's encoding: sent whole or (volatile, when the transport is busy) not at all.</summary>
+    private bool SendEncoded(IReadOnlyList<EngineIOOutgoingMessage> messages, bool isVolatile)
+    {
+        if (messages.Count == 0)
+        {
+            return false;
+        }
+        if (!(isVolatile ? Engine.SendVolatile(messages[0]) : Engine.Send(messages[0])))
+        {
+            return false;
+        }
+        for (var i = 1; i < messages.Count; i++)
+        {
+            Engine.Send(messages[i]);
         }
         return true;
     }

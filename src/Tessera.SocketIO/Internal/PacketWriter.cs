@@ -87,6 +87,14 @@ internal static class PacketWriter
             writer.WriteEndObject();
         });
 
+    /// <summary>Protocol v4's CONNECT reply: no payload.</summary>
+    public static EncodedPacket ConnectV4(string nsp) =>
+        PacketEncoder.Encode<object?>(PacketType.Connect, nsp, -1, null, null);
+
+    /// <summary>Protocol v4's refusal: an ERROR packet (type 4, CONNECT_ERROR's number) carrying the error's data, or its message.</summary>
+    public static EncodedPacket ErrorV4(string nsp, object payload, JsonSerializerOptions options) =>
+        PacketEncoder.Encode(PacketType.ConnectError, nsp, -1, (payload, options), static (writer, state) => WriteValue(writer, state.payload, state.options));
+
     public static EncodedPacket Disconnect(SocketIONamespace ns) =>
         PacketEncoder.Encode<object?>(PacketType.Disconnect, ns.Name, -1, null, null);
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using MessagePack;
-using Tessera.Redis.Internal;
+using Tessera.SocketIO.Internal.Parser;
 using static Tessera.Fuzz.FuzzInput;
 
 namespace Tessera.Fuzz;

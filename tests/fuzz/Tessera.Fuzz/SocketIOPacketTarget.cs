@@ -166,5 +166,5 @@ public static class SocketIOPacketTarget
     }
 
     /// <summary>The check Client makes before the attachments are awaited (the production code itself).</summary>
-    public static bool PlaceholdersInRange(JsonElement element, int count) => Tessera.SocketIO.Internal.Client.PlaceholdersInRange(element, count);
+    public static bool PlaceholdersInRange(JsonElement element, int count) => Tessera.SocketIO.Internal.Parser.PacketValidation.PlaceholdersInRange(element, count);
 }

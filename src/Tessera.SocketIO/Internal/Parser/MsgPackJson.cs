@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using MessagePack;
 
-namespace Tessera.Redis.Internal;
+namespace Tessera.SocketIO.Internal.Parser;
 
 /// <summary>
 /// Pure conversion between Socket.IO payloads as Tessera holds them (JSON with binary placeholders plus
@@ -11,7 +11,7 @@ namespace Tessera.Redis.Internal;
 /// </summary>
 internal static class MsgPackJson
 {
-    /// <summary>A payload as a <see cref="Tessera.SocketIO.SocketIOPacket"/> holds it: UTF-8 JSON (empty: nil) and attachments.</summary>
+    /// <summary>A payload as a SocketIOPacket holds it: UTF-8 JSON (empty: nil) and attachments.</summary>
     public static void Write(ref MessagePackWriter writer, ReadOnlyMemory<byte> json, IReadOnlyList<ReadOnlyMemory<byte>> attachments)
     {
         if (json.IsEmpty)

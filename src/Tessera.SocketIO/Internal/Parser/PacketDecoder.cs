@@ -14,7 +14,7 @@ internal static class PacketDecoder
     public const int MaxNamespaceLength = 256;
 
     // Largest integer a JavaScript client can represent exactly.
-    private const long MaxAckId = 9_007_199_254_740_991;
+    public const long MaxAckId = 9_007_199_254_740_991;
 
     private static readonly string[] ReservedEvents =
         ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
@@ -159,7 +159,7 @@ internal static class PacketDecoder
         }
     }
 
-    private static bool IsPayloadValid(PacketType type, JsonElement data) => type switch
+    public static bool IsPayloadValid(PacketType type, JsonElement data) => type switch
     {
         PacketType.Connect => data.ValueKind == JsonValueKind.Object,
         PacketType.Disconnect => false,

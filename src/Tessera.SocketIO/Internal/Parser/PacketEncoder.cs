@@ -26,6 +26,34 @@ internal sealed class EncodedPacket(EngineIOOutgoingMessage text, EngineIOOutgoi
 
     /// <summary>The payload's JSON (placeholders where binary goes): a slice of <see cref="Text"/>, not a copy.</summary>
     public ReadOnlyMemory<byte> Data { get; } = data;
+
+    private sealed record Wire(SocketIOParser Parser, IReadOnlyList<EngineIOOutgoingMessage> Messages);
+
+    // A reference, so that recipients on other threads see a whole pair (two threads at once may encode twice).
+    private Wire? _wire;
+
+    /// <summary>
+    /// The packet in <paramref name="parser"/>'s encoding, made on first use and kept: a broadcast is encoded once for
+    /// all its recipients whatever the parser (a server has one).
+    /// </summary>
+    public IReadOnlyList<EngineIOOutgoingMessage> WireFor(SocketIOParser parser)
+    {
+        if (Volatile.Read(ref _wire) is { } wire && ReferenceEquals(wire.Parser, parser))
+        {
+            return wire.Messages;
+        }
+        var messages = parser.Encode(ToContent());
+        Volatile.Write(ref _wire, new Wire(parser, messages));
+        return messages;
+    }
+
+    /// <summary>The packet's logical parts, for a parser: plain type, payload as a JsonElement, attachments copied.</summary>
+    public SocketIOPacketContent ToContent()
+    {
+        var data = Data.IsEmpty ? default : JsonDocument.Parse(Data).RootElement.Clone();
+        var attachments = Attachments is { } binary ? Array.ConvertAll(binary, static a => a.Body.ToArray()) : [];
+        return new SocketIOPacketContent(PacketValidation.PlainType(Type), Namespace, data, attachments, Id);
+    }
 }
 
 /// <summary>Pure Socket.IO v5 encoder.</summary>
