@@ -36,6 +36,18 @@ for name, body in {
     write("polling", name, body)
 
 
+# ---- polling-v3: an Engine.IO v3 POST body (text, or an application/octet-stream binary payload) ----
+for name, body in {
+    "text-and-base64": b"6:4hello10:b4AQIDBA==",
+    "ping": b"1:2",
+    "utf16-lengths": "4:4é𝄞".encode(),
+    "binary-payload": b"\x00\x06\xff4hello\x01\x05\xff\x04\x01\x02\x03\x04",
+    "length-mismatch": "3:4é𝄞".encode(),
+    "no-colon": b"abc",
+}.items():
+    write("polling-v3", name, body)
+
+
 # ---- websocket: config byte, arrival count and sizes, then what the client sends ----
 def frame(opcode, payload, fin=True, masked=True, rsv=0, length=None):
     n = len(payload) if length is None else length
@@ -185,3 +197,19 @@ for name, (flags, text) in {
     "all": (3, 'Authorization: Bearer h\nCookie: tessera-at=c\n\ntoken=q\n{"token":" Bearer  a "}'),
 }.items():
     write("tokens", name, bytes([flags]) + text.encode())
+
+
+# ---- msgpack-parser: one message of a socket.io-msgpack-parser client ----
+def key(text):
+    raw = text.encode()
+    return bytes([0xA0 | len(raw)]) + raw
+
+
+for name, data in {
+    "event": bytes([0x83]) + key("type") + b"\x02" + key("data") + bytes([0x92]) + key("a") + b"\x01" + key("nsp") + key("/"),
+    "connect-with-options": bytes([0x83]) + key("type") + b"\x00" + key("nsp") + key("/") + key("options") + bytes([0x81]) + key("compress") + b"\xc3",
+    "ack-with-binary": bytes([0x84]) + key("type") + b"\x03" + key("data") + bytes([0x91, 0xC4, 0x03, 1, 2, 3]) + key("nsp") + key("/chat") + key("id") + b"\x07",
+    "binary-type": bytes([0x82]) + key("type") + b"\x05" + key("nsp") + key("/"),
+    "trailing": bytes([0x82]) + key("type") + b"\x01" + key("nsp") + key("/") + b"\x00",
+}.items():
+    write("msgpack-parser", name, data)

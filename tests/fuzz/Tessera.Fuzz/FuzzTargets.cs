@@ -11,10 +11,12 @@ public static class FuzzTargets
     public static IReadOnlyDictionary<string, Action<byte[]>> All { get; } = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
     {
         ["polling"] = PollingPayloadTarget.Run,
+        ["polling-v3"] = PayloadV3Target.Run,
         ["websocket"] = WebSocketTarget.Run,
         ["upgrade"] = UpgradeRequestTarget.Run,
         ["socketio"] = SocketIOPacketTarget.Run,
         ["msgpack"] = MsgPackTarget.Run,
+        ["msgpack-parser"] = MsgPackParserTarget.Run,
         ["tokens"] = TokenSourcesTarget.Run,
     };
 }
