@@ -59,7 +59,12 @@ public static class ServerSetup
         // Cluster mode: nodes share Redis, and the account store (PostgreSQL, or SQLite in a shared data directory).
         if (RedisConfiguration(configuration) is { } redis)
         {
-            socketIO.AddRedisAdapter(o => o.Configuration = redis);
+            var sharded = RedisSharded(configuration);
+            socketIO.AddRedisAdapter(o =>
+            {
+                o.Configuration = redis;
+                o.Sharded = sharded;
+            });
             // Login, register and refresh limits count across the cluster: more nodes do not mean more guesses.
             services.Replace(ServiceDescriptor.Singleton<IAccountRateCounter, RedisRateCounter>());
         }
@@ -95,6 +100,22 @@ public static class ServerSetup
     /// <summary><c>Tessera:Redis:Configuration</c> when set (cluster mode), else null.</summary>
     public static string? RedisConfiguration(IConfiguration configuration) =>
         configuration.GetValue<string?>("Tessera:Redis:Configuration") is { Length: > 0 } redis ? redis : null;
+
+    /// <summary>
+    /// <c>Tessera:Redis:Sharded</c>: true for Redis 7 sharded pub/sub (Node's <c>createShardedAdapter</c>), false (the
+    /// default) for classic pub/sub (Node's <c>createAdapter</c>). Every node of a cluster needs the same value.
+    /// </summary>
+    public static bool RedisSharded(IConfiguration configuration)
+    {
+        var value = configuration["Tessera:Redis:Sharded"];
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return false;
+        }
+        return bool.TryParse(value, out var sharded)
+            ? sharded
+            : throw new InvalidOperationException($"Tessera:Redis:Sharded is '{value}'; it must be true (Redis 7 sharded pub/sub, as Node's createShardedAdapter) or false (classic pub/sub, the default).");
+    }
 
     public static void BindAccounts(AccountOptions o, IConfiguration configuration)
     {
