@@ -109,6 +109,22 @@ public interface ISocketIOAdapter
     /// </summary>
     bool ReachesOtherNodes => false;
 
+    /// <summary>
+    /// Whether sessions lost by their transport (connection state recovery) are kept where every node can take them
+    /// (<see cref="PersistSessionAsync"/>, <see cref="TakeSessionAsync"/>), so that a client may recover on another node.
+    /// False by default: the namespace keeps them in this process, and with an adapter that reaches other nodes but
+    /// shares no sessions, recovery is off.
+    /// </summary>
+    bool SharesSessions => false;
+
+    /// <summary>Keeps a lost session's bytes under its pid for <paramref name="lifetime"/>, for any node (Node's <c>persistSession</c>).</summary>
+    /// <exception cref="NotSupportedException">The adapter does not share sessions (<see cref="SharesSessions"/> is false).</exception>
+    ValueTask PersistSessionAsync(string pid, ReadOnlyMemory<byte> session, TimeSpan lifetime) => throw new NotSupportedException("This adapter does not share sessions.");
+
+    /// <summary>Takes a session kept by any node out, so that at most one reconnect gets it (Node's <c>restoreSession</c>); null when there is none.</summary>
+    /// <exception cref="NotSupportedException">The adapter does not share sessions (<see cref="SharesSessions"/> is false).</exception>
+    ValueTask<byte[]?> TakeSessionAsync(string pid) => throw new NotSupportedException("This adapter does not share sessions.");
+
     /// <summary>Sends an event to the other nodes' server-side handlers (Node's <c>serverSideEmit</c>); no-op alone.</summary>
     ValueTask ServerSideEmitAsync(string eventName, SocketIOValue[] args);
 

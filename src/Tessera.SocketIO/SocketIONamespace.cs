@@ -277,13 +277,15 @@ public sealed class SocketIONamespace
             {
                 if (Server.Options.ConnectionStateRecovery is { } options)
                 {
-                    if (Adapter.ReachesOtherNodes)
+                    if (Adapter.ReachesOtherNodes && !Adapter.SharesSessions)
                     {
                         SocketIOServer.Log.RecoveryOffInCluster(Server.Logger, Name);
                     }
                     else
                     {
-                        Interlocked.CompareExchange(ref _recovery, new RecoveryLog(options, TimeProvider.System), null);
+                        // A cluster adapter that shares sessions keeps the lost ones where every node finds them.
+                        var shared = Adapter.SharesSessions ? Adapter : null;
+                        Interlocked.CompareExchange(ref _recovery, new RecoveryLog(options, TimeProvider.System, shared, Server.Options.SerializerOptions), null);
                     }
                 }
                 System.Threading.Volatile.Write(ref _recoveryChecked, 1);
@@ -293,37 +295,40 @@ public sealed class SocketIONamespace
     }
 
     /// <summary>The lost session a CONNECT asks to recover (<c>auth.pid</c> and <c>auth.offset</c>, as socket.io-client sends them).</summary>
-    private RecoveryLog.Session? LostSession(JsonElement auth, out string offset)
+    private ValueTask<RecoveryLog.Session?> LostSessionAsync(JsonElement auth, out string offset)
     {
         offset = "";
         if (Recovery is not { } log || auth.ValueKind != JsonValueKind.Object
             || !auth.TryGetProperty("pid", out var pid) || pid.ValueKind != JsonValueKind.String
             || !auth.TryGetProperty("offset", out var at) || at.ValueKind != JsonValueKind.String)
         {
-            return null;
+            return ValueTask.FromResult<RecoveryLog.Session?>(null);
         }
         offset = at.GetString()!;
-        return log.Take(pid.GetString()!, offset);
+        return log.TakeAsync(pid.GetString()!, offset);
     }
+
+    /// <summary>Another node's broadcast, delivered here: kept for connection state recovery (a cluster adapter calls it).</summary>
+    internal void RecordRemoteEvent(SocketIOPacket packet, BroadcastOptions options) =>
+        Recovery?.AppendRemote(packet.Encoded, options.Rooms, options.Except);
 
     /// <summary>
     /// A session is recovered only for the user who lost it: the same <c>sub</c> (or name identifier) when the lost socket
     /// had one. Anyone else, however valid their token, gets a new socket.
     /// </summary>
-    private static bool SameUser(System.Security.Claims.ClaimsPrincipal lost, System.Security.Claims.ClaimsPrincipal reconnecting)
-    {
-        static string? Subject(System.Security.Claims.ClaimsPrincipal user) =>
-            (user.FindFirst("sub") ?? user.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier))?.Value;
-        var was = Subject(lost);
-        return was is null ? Subject(reconnecting) is null : string.Equals(was, Subject(reconnecting), StringComparison.Ordinal);
-    }
+    private static bool SameUser(string? lost, System.Security.Claims.ClaimsPrincipal reconnecting) =>
+        string.Equals(lost, SubjectOf(reconnecting), StringComparison.Ordinal);
+
+    /// <summary>The user's <c>sub</c> (or name identifier) that a lost session is kept for.</summary>
+    internal static string? SubjectOf(System.Security.Claims.ClaimsPrincipal user) =>
+        (user.FindFirst("sub") ?? user.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier))?.Value;
 
     internal async ValueTask<SocketIOSocket?> AddAsync(Client client, JsonElement auth)
     {
         // Protocol v4 clients (socket.io-client 2.x) know nothing of recovery, and compute their socket id themselves.
         var v4 = ProtocolV4.IsV4(client.Engine);
         var offset = "";
-        var lost = v4 ? null : LostSession(auth, out offset);
+        var lost = v4 ? null : await LostSessionAsync(auth, out offset).ConfigureAwait(false);
         // The lost socket's id from the start, as Node: the middleware sees the socket it would recover. Nothing of the
         // session (rooms, data, missed events) is given before the middleware has accepted the reconnect.
         var id = v4 ? ProtocolV4.SocketId(Name, client.Engine) : lost?.Sid ?? NewId();
@@ -353,7 +358,7 @@ public sealed class SocketIONamespace
                 if (lost is not null && ex.KeepsLostSession)
                 {
                     // An expired token: the client may refresh it and recover the session within the window.
-                    Recovery!.Restore(lost);
+                    await Recovery!.RestoreAsync(lost).ConfigureAwait(false);
                 }
             }
             catch (Exception ex)
@@ -375,7 +380,7 @@ public sealed class SocketIONamespace
         {
             return null;
         }
-        if (lost is not null && !SameUser(lost.User, socket.User))
+        if (lost is not null && !SameUser(lost.Subject, socket.User))
         {
             // Someone else's pid: a fresh socket for them (what the middleware attached comes along), the session discarded.
             var fresh = new SocketIOSocket(client, this, NewId(), socket.Handshake) { User = socket.User };

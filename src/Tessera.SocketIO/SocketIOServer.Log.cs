@@ -25,7 +25,7 @@ public sealed partial class SocketIOServer
         [LoggerMessage(106, LogLevel.Error, "Socket.IO adapter operation failed.")]
         public static partial void AdapterFailed(ILogger logger, Exception exception);
 
-        [LoggerMessage(107, LogLevel.Warning, "Connection state recovery is off in namespace {Namespace}: its adapter reaches other nodes, and recovery keeps lost sessions on this node only.")]
+        [LoggerMessage(107, LogLevel.Warning, "Connection state recovery is off in namespace {Namespace}: its adapter reaches other nodes but does not share lost sessions between them.")]
         public static partial void RecoveryOffInCluster(ILogger logger, string @namespace);
     }
 }

@@ -406,7 +406,16 @@ public sealed class SocketIOSocket
         {
             // As it was when its transport was lost: what a reconnect within the window gets back.
             var rooms = Rooms.Where(r => !string.Equals(r, Id, StringComparison.Ordinal)).ToArray();
-            log.Persist(new RecoveryLog.Session(Id, pid, rooms, _data is { } data ? [.. data] : [], User, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+            try
+            {
+                await log.PersistAsync(new RecoveryLog.Session(Id, pid, rooms, _data is { } data ? [.. data] : [], SocketIONamespace.SubjectOf(User),
+                    DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // A cluster store that does not answer (Redis away): the client reconnects as a new socket.
+                SocketIOServer.Log.AdapterFailed(Logger, ex);
+            }
         }
         Namespace.Remove(this);
         try

@@ -78,7 +78,7 @@ public sealed partial class RawClient(ClientWebSocket ws) : IDisposable
     /// </summary>
     public bool StripRecoveryOffsets { get; set; }
 
-    [System.Text.RegularExpressions.GeneratedRegex("^(42[^\\[]*\\[.*),\"[0-9a-f]{6}-[0-9a-f]+\"\\]$", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    [System.Text.RegularExpressions.GeneratedRegex("^(42[^\\[]*\\[.*),\"[0-9a-f]{12}-[0-9a-f]+\"\\]$", System.Text.RegularExpressions.RegexOptions.Singleline)]
     private static partial System.Text.RegularExpressions.Regex RecoveryOffset();
 
     /// <summary>Joins the main namespace and reads the CONNECT reply.</summary>

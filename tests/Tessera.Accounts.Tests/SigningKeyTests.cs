@@ -185,12 +185,14 @@ public class SigningKeyTests
     public async Task A_rotation_publishes_before_signing_disconnects_nobody_and_unpublishes_only_after_the_last_token_expired()
     {
         var postgres = await PostgresServer.SharedAsync();
-        // Each key signs 4 s, is published 2 s before; tokens live 3 s: a retired key stays published 3 s after its successor activates.
+        // Each key signs 10 s, is published 5 s before; tokens live 3 s: a retired key stays published 3 s after its successor
+        // activates. The windows are wide enough for a login (PBKDF2) on a machine whose cores are busy with other tests
+        // (with 4 s and 2 s, a login under load once landed after the next key had started signing).
         await using var tessera = await AccountsTestServer.StartAsync(o =>
         {
             o.SigningAlgorithm = "ES256";
-            o.KeyRotationInterval = TimeSpan.FromSeconds(4);
-            o.KeyPublicationLead = TimeSpan.FromSeconds(2);
+            o.KeyRotationInterval = TimeSpan.FromSeconds(10);
+            o.KeyPublicationLead = TimeSpan.FromSeconds(5);
             o.AccessTokenLifetime = TimeSpan.FromSeconds(3);
         }, postgres: await postgres.CreateDatabaseAsync(), jwt: o => o.ExpiryWarning = TimeSpan.FromSeconds(1));
         var ring = tessera.Services.GetRequiredService<SigningKeyRing>();

@@ -22,6 +22,24 @@ public class RecoveryTests
         Assert.True(summary.GetProperty("ok").GetBoolean(), summary.ToString());
     }
 
+    /// <summary>
+    /// Recovery across the nodes of a cluster (two servers sharing Redis and a data directory): sessions are kept in Redis,
+    /// each node's log holds the other nodes' broadcasts, and the reconnect's token is verified on the node it reaches.
+    /// </summary>
+    [Theory]
+    [InlineData("cross-node")]
+    [InlineData("cross-node-revoked")]
+    public async Task The_official_client_recovers_on_another_node_of_the_cluster_only_with_a_valid_token(string scenario)
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var data = ServerProcess.NewDataDirectory();
+        string[] cluster = ["--Tessera:Redis:Configuration=" + redis.Configuration, "--Tessera:Auth:ClockSkew=00:00:00"];
+        await using var a = await ServerProcess.StartAsync(data, extra: cluster);
+        await using var b = await ServerProcess.StartAsync(data, extra: cluster);
+        var summary = await NodeInterop.RunAsync("recovery.mjs", scenario, a.BaseUrl, b.BaseUrl);
+        Assert.True(summary.GetProperty("ok").GetBoolean(), summary.ToString());
+    }
+
     [Fact]
     public async Task With_recovery_on_the_connect_reply_has_a_pid_and_events_without_ack_end_with_an_offset()
     {
@@ -35,12 +53,12 @@ public class RecoveryTests
         Assert.StartsWith("431[{\"sub\":", await client.NextTextAsync());
         await client.SendAsync("42[\"echo\",\"a\",\"b\"]");
         var first = await client.NextTextAsync();
-        Assert.Matches("^42\\[\"echo\",\"a\",\"b\",\"[0-9a-f]{6}-[0-9a-f]+\"\\]$", first);
+        Assert.Matches("^42\\[\"echo\",\"a\",\"b\",\"[0-9a-f]{12}-[0-9a-f]+\"\\]$", first);
         await client.SendAsync("42[\"echo\",\"c\"]");
         var second = await client.NextTextAsync();
-        Assert.Matches("^42\\[\"echo\",\"c\",\"[0-9a-f]{6}-[0-9a-f]+\"\\]$", second);
+        Assert.Matches("^42\\[\"echo\",\"c\",\"[0-9a-f]{12}-[0-9a-f]+\"\\]$", second);
         // Each event its own offset.
-        static string Offset(string packet) => System.Text.RegularExpressions.Regex.Match(packet, "\"([0-9a-f]{6}-[0-9a-f]+)\"\\]$").Groups[1].Value;
+        static string Offset(string packet) => System.Text.RegularExpressions.Regex.Match(packet, "\"([0-9a-f]{12}-[0-9a-f]+)\"\\]$").Groups[1].Value;
         Assert.NotEqual(Offset(first), Offset(second));
     }
 

@@ -10,12 +10,17 @@
 //   expired     alice's token expires while she is away: refused with token_expired and nothing missed; with a
 //               refreshed token she recovers (same id, the missed messages)
 //   other-user  mallory presents alice's pid and offset with her own valid token: a fresh socket, nothing of alice's
+//   cross-node  (two nodes on one Redis; the second URL is node B) alice on node A, bob on node B; alice's connection
+//               drops and her client comes back through node B (as behind a load balancer, with the pid and offset it
+//               kept): recovered with her id, rooms and both missed messages in order; presence left/joined on B
+//   cross-node-revoked  the same, but alice logs out meanwhile: node B refuses token_revoked with nothing missed, and
+//               the session is gone on every node (a fresh login gets a fresh socket on node A)
 // Exit 0 = pass; 1 = fail with the reason on stderr. One JSON summary line on stdout.
 
 import { io } from "socket.io-client";
 import { fail, runToVerdict, once as onceWithin, Inbox } from "./lib.mjs";
 
-const [scenario, baseUrl] = process.argv.slice(2);
+const [scenario, baseUrl, otherUrl] = process.argv.slice(2);
 const summary = { scenario, ok: false, steps: [] };
 const sockets = [];
 const step = (s) => summary.steps.push(s);
@@ -46,9 +51,9 @@ async function login(username) {
 }
 
 // A client whose every CONNECT sends user.token (the auth callback), with its events in one inbox.
-function client(user, options = {}) {
+function client(user, options = {}, url = baseUrl) {
   const inbox = new Inbox(10_000);
-  const socket = io(baseUrl, {
+  const socket = io(url, {
     transports: ["websocket"],
     reconnectionDelay: 1500,
     randomizationFactor: 0,
@@ -213,6 +218,66 @@ const scenarios = {
     step("fresh");
   },
 };
+
+// Alice on node A (baseUrl) and bob on node B (otherUrl) in one room; alice's transport to A drops, bob sends two
+// messages; then alice's client, holding its pid and offset as after any lost connection, reconnects through node B.
+async function crossNode(logOutMeanwhile) {
+  if (!otherUrl) fail("cross-node scenarios need the second node's URL");
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const alice = { ...(await signUp("alice-" + suffix)), name: "alice-" + suffix };
+  const bob = { ...(await signUp("bob-" + suffix)), name: "bob-" + suffix };
+  const a = client(alice, { reconnection: false });
+  const b = client(bob, { reconnection: false }, otherUrl);
+  await connected(a);
+  await connected(b);
+  await join(b);
+  await join(a);
+  await expect(b, "presence");
+  await say(b, "before");
+  const [before] = await expect(a, "chat:message");
+  if (before.text !== "before") fail(`first message: ${JSON.stringify(before)}`);
+  const { id, _pid: pid, _lastOffset: offset } = a.socket;
+  if (typeof pid !== "string" || typeof offset !== "string") fail(`the client holds no pid/offset: ${pid} ${offset}`);
+  a.socket.io.engine.close();
+  const [left] = await expect(b, "presence", ["chat:message"]);
+  if (!left.left) fail(`bob should see alice leave: ${JSON.stringify(left)}`);
+  step("lost on A");
+  if (logOutMeanwhile) {
+    const logout = await post("/auth/logout", null, alice.token);
+    if (logout.status !== 204) fail(`logout: ${logout.status}`);
+  }
+  await missedWhileAway(b);
+  // The same client state a reconnect has, through the other node.
+  const again = client(alice, { reconnection: false, autoConnect: false }, otherUrl);
+  Object.assign(again.socket, { _pid: pid, _lastOffset: offset });
+  again.socket.connect();
+  if (logOutMeanwhile) {
+    await refusedWithNothing(again, "token_revoked");
+    step("refused on B");
+    Object.assign(alice, await login(alice.name));
+    const fresh = client(alice, { reconnection: false, autoConnect: false });
+    Object.assign(fresh.socket, { _pid: pid, _lastOffset: offset });
+    fresh.socket.connect();
+    await connected(fresh);
+    if (fresh.socket.recovered !== false || fresh.socket.id === id) fail(`after a revocation the session must be gone everywhere: recovered ${fresh.socket.recovered}`);
+    step("fresh on A");
+    return;
+  }
+  await connected(again);
+  if (again.socket.recovered !== true || again.socket.id !== id) fail(`on node B: recovered ${again.socket.recovered}, id ${again.socket.id} (was ${id})`);
+  const texts = [];
+  for (let i = 0; i < 2; i++) texts.push((await expect(again, "chat:message"))[0].text);
+  if (texts.join("|") !== "missed 1|missed 2") fail(`missed messages: ${texts.join("|")}`);
+  const [joined] = await expect(b, "presence", ["chat:message"]);
+  if (!joined.joined) fail(`bob should see alice join again: ${JSON.stringify(joined)}`);
+  await say(b, "after");
+  const [after] = await expect(again, "chat:message");
+  if (after.text !== "after") fail(`still in the room on node B: ${JSON.stringify(after)}`);
+  step("recovered on B");
+}
+
+scenarios["cross-node"] = () => crossNode(false);
+scenarios["cross-node-revoked"] = () => crossNode(true);
 
 const finish = (ok, why) => {
   summary.ok = ok;

@@ -159,6 +159,45 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter, IServerSide
 
     public bool ReachesOtherNodes => true;
 
+    // ---- connection state recovery across nodes: lost sessions under a key with a TTL ----
+
+    public bool SharesSessions => true;
+
+    /// <summary><c>&lt;prefix&gt;:session:&lt;nsp&gt;:&lt;pid&gt;</c>; the pid is the server's own random id, never a client's choice of key.</summary>
+    private RedisKey SessionKey(string pid) => Redis.Options.KeyPrefix + ":session:" + Namespace.Name + ":" + pid;
+
+    public async ValueTask PersistSessionAsync(string pid, ReadOnlyMemory<byte> session, TimeSpan lifetime)
+    {
+        try
+        {
+            await Redis.Multiplexer.GetDatabase().StringSetAsync(SessionKey(pid), session, lifetime).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            // Redis away: the session is lost, and the client reconnects as a new socket.
+            Log.RedisFailed(Logger, ex);
+        }
+    }
+
+    public async ValueTask<byte[]?> TakeSessionAsync(string pid)
+    {
+        if (pid.Length is 0 or > 64)
+        {
+            return null;
+        }
+        try
+        {
+            // GETDEL: one reconnect gets it, whichever node it reaches.
+            var value = await Redis.Multiplexer.GetDatabase().StringGetDeleteAsync(SessionKey(pid)).ConfigureAwait(false);
+            return value.IsNull ? null : (byte[]?)value;
+        }
+        catch (RedisException ex)
+        {
+            Log.RedisFailed(Logger, ex);
+            return null;
+        }
+    }
+
     public TimeSpan DefaultTimeout => Redis.Options.RequestsTimeout;
 
     // ---- sending ----
@@ -475,7 +514,10 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter, IServerSide
         var id = packet.TryGetProperty("id", out var i) && i.TryGetInt64(out var ackId) ? ackId : -1;
         packet.TryGetProperty("data", out var data);
         var local = new SocketIOPacketContent(type, Namespace.Name, data, attachments, id).ToPacket();
-        _ = Local.BroadcastAsync(local, LocalOptions(opts));
+        var options = LocalOptions(opts);
+        // Kept for connection state recovery, so a client that lost its connection to another node can recover here.
+        Namespace.RecordRemoteEvent(local, options);
+        _ = Local.BroadcastAsync(local, options);
     }
 
     /// <summary>
