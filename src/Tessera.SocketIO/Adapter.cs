@@ -129,6 +129,17 @@ public interface ISocketIOAdapter
     ValueTask ServerSideEmitAsync(string eventName, SocketIOValue[] args);
 
     /// <summary>
+    /// Sends an event to the other nodes' server-side handlers and gathers one answer from each (Node's
+    /// <c>serverSideEmitWithAck</c>), waiting at most <paramref name="timeout"/> (null: the adapter's default). Alone (the
+    /// default implementation, for an adapter that does not reach other nodes) nobody answers: an empty list.
+    /// </summary>
+    /// <exception cref="SocketIOAckTimeoutException">Some nodes did not answer in time; it carries the answers that came.</exception>
+    /// <exception cref="NotSupportedException">The adapter reaches other nodes but gathers no answers.</exception>
+    Task<IReadOnlyList<SocketIOArgs>> ServerSideEmitWithAckAsync(string eventName, SocketIOValue[] args, TimeSpan? timeout) => ReachesOtherNodes
+        ? throw new NotSupportedException($"{GetType().Name} does not gather answers to server-side events.")
+        : Task.FromResult<IReadOnlyList<SocketIOArgs>>([]);
+
+    /// <summary>
     /// The sockets <paramref name="options"/> selects (Node's <c>fetchSockets</c>), on every node unless
     /// <see cref="BroadcastOptions.Local"/> is set.
     /// </summary>

@@ -130,18 +130,47 @@ public sealed class SocketIONamespace
 
     /// <summary>Sends an event to every other node's server-side handlers (JSON arguments; nothing happens on a single node).</summary>
     /// <exception cref="ArgumentException">An argument holds binary (byte[] or ReadOnlyMemory of byte), which cannot cross nodes.</exception>
-    public ValueTask ServerSideEmitAsync(string eventName, params object?[] args)
+    public ValueTask ServerSideEmitAsync(string eventName, params object?[] args) =>
+        Adapter.ServerSideEmitAsync(eventName, ServerSideArgs(eventName, args, nameof(ServerSideEmitAsync)));
+
+    /// <summary>
+    /// Sends an event to every other node's server-side handlers and gathers one answer (<see cref="SocketIOServerSideEvent.Ack"/>)
+    /// from each, Tessera and Node nodes alike (Node's <c>serverSideEmitWithAck</c>), waiting at most the cluster
+    /// adapter's default (Redis: <c>RequestsTimeout</c>, 5 s). Alone, nobody answers: the list is empty.
+    /// </summary>
+    /// <returns>One <see cref="SocketIOArgs"/> per other node, holding the value it answered.</returns>
+    /// <exception cref="SocketIOAckTimeoutException">Some nodes did not answer in time; <see cref="SocketIOAckTimeoutException.Responses"/> holds the answers that came.</exception>
+    /// <exception cref="ArgumentException">An argument holds binary, which cannot cross nodes.</exception>
+    public Task<IReadOnlyList<SocketIOArgs>> ServerSideEmitWithAckAsync(string eventName, params object?[] args) =>
+        Adapter.ServerSideEmitWithAckAsync(eventName, ServerSideArgs(eventName, args, nameof(ServerSideEmitWithAckAsync)), null);
+
+    /// <summary>
+    /// <see cref="ServerSideEmitWithAckAsync(string, object?[])"/> waiting at most <paramref name="timeout"/> (Node's
+    /// <c>io.timeout(ms).serverSideEmit(…, callback)</c>).
+    /// </summary>
+    /// <exception cref="SocketIOAckTimeoutException">Some nodes did not answer in time; <see cref="SocketIOAckTimeoutException.Responses"/> holds the answers that came.</exception>
+    /// <exception cref="ArgumentException">An argument holds binary, which cannot cross nodes.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is not positive.</exception>
+    public Task<IReadOnlyList<SocketIOArgs>> ServerSideEmitWithAckAsync(TimeSpan timeout, string eventName, params object?[] args)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
+        return Adapter.ServerSideEmitWithAckAsync(eventName, ServerSideArgs(eventName, args, nameof(ServerSideEmitWithAckAsync)), timeout);
+    }
+
+    /// <summary>A server-side event's arguments as JSON; binary is refused (Node's cluster adapters carry JSON only).</summary>
+    private SocketIOValue[] ServerSideArgs(string eventName, object?[] args, string method)
     {
         ArgumentException.ThrowIfNullOrEmpty(eventName);
+        ArgumentNullException.ThrowIfNull(args);
         var options = Server.Options.SerializerOptions;
         // The attachment converters collect binary on this thread: gather it to refuse it (and leave nothing behind).
         Internal.Parser.BinaryContext.BeginOutgoing();
         var values = args.Select(a => new SocketIOValue(JsonSerializer.SerializeToElement(a, options), [], options)).ToArray();
         if (Internal.Parser.BinaryContext.EndOutgoing() is not null)
         {
-            throw new ArgumentException("ServerSideEmitAsync carries JSON only (as Node's cluster adapters): binary arguments cannot reach other nodes.", nameof(args));
+            throw new ArgumentException(method + " carries JSON only (as Node's cluster adapters): binary arguments cannot reach other nodes.", nameof(args));
         }
-        return Adapter.ServerSideEmitAsync(eventName, values);
+        return values;
     }
 
     /// <summary>For cluster adapters: runs the handler of a server-side event received from another node.</summary>

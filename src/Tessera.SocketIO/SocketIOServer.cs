@@ -174,6 +174,15 @@ public sealed partial class SocketIOServer
     /// </summary>
     public ValueTask ServerSideEmitAsync(string eventName, params object?[] args) => Sockets.ServerSideEmitAsync(eventName, args);
 
+    /// <summary>The main namespace's <see cref="SocketIONamespace.ServerSideEmitWithAckAsync(string, object?[])"/>.</summary>
+    /// <exception cref="SocketIOAckTimeoutException">Some nodes did not answer in time; it carries the answers that came.</exception>
+    public Task<IReadOnlyList<SocketIOArgs>> ServerSideEmitWithAckAsync(string eventName, params object?[] args) => Sockets.ServerSideEmitWithAckAsync(eventName, args);
+
+    /// <summary>The main namespace's <see cref="SocketIONamespace.ServerSideEmitWithAckAsync(TimeSpan, string, object?[])"/>.</summary>
+    /// <exception cref="SocketIOAckTimeoutException">Some nodes did not answer in time; it carries the answers that came.</exception>
+    public Task<IReadOnlyList<SocketIOArgs>> ServerSideEmitWithAckAsync(TimeSpan timeout, string eventName, params object?[] args) =>
+        Sockets.ServerSideEmitWithAckAsync(timeout, eventName, args);
+
     /// <summary>
     /// Handles an event that other nodes send to the main namespace with <see cref="ServerSideEmitAsync"/>; see
     /// <see cref="SocketIONamespace.OnServerSideEmit"/>.

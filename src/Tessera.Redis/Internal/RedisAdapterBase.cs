@@ -16,7 +16,7 @@ namespace Tessera.Redis.Internal;
 /// class sends and decode what they receive into calls of its <c>On…</c> methods, with JSON (binary as placeholders
 /// plus attachments) for every value, so every rule lives here once.
 /// </summary>
-internal abstract partial class RedisAdapterBase : ISocketIOAdapter, IServerSideEmitWithAck
+internal abstract partial class RedisAdapterBase : ISocketIOAdapter
 {
     private readonly ConcurrentDictionary<string, PendingRequest> _requests = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (Action<int> ClientCount, Action<SocketIOArgs> Ack)> _ackRequests = new(StringComparer.Ordinal);
@@ -235,18 +235,19 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter, IServerSide
         await GuardAsync(SendRequestAsync(new Request(RequestKind.ServerSideEmit, new BroadcastOptions(), Event: EventArray(eventName, args.Select(a => a.Element))))).ConfigureAwait(false);
 
     /// <summary>
-    /// Node's <c>serverSideEmitWithAck</c>: one answer from each other node, or after <paramref name="timeout"/> a
+    /// Node's <c>serverSideEmitWithAck</c>: one answer from each other node, or after <paramref name="wait"/> (null: RequestsTimeout) a
     /// <see cref="SocketIOAckTimeoutException"/> carrying the answers that came.
     /// </summary>
-    public async Task<IReadOnlyList<SocketIOArgs>> ServerSideEmitWithAckAsync(string eventName, JsonElement[] args, TimeSpan timeout)
+    public async Task<IReadOnlyList<SocketIOArgs>> ServerSideEmitWithAckAsync(string eventName, SocketIOValue[] args, TimeSpan? wait)
     {
+        var timeout = wait ?? DefaultTimeout;
         var others = await OtherServersAsync().ConfigureAwait(false);
         if (others <= 0)
         {
             return [];
         }
         var answers = await RequestAsync(others, timeout, value => OneArgument(value, []),
-            requestId => SendRequestAsync(new Request(RequestKind.ServerSideEmit, new BroadcastOptions(), requestId, Event: EventArray(eventName, args)))).ConfigureAwait(false);
+            requestId => SendRequestAsync(new Request(RequestKind.ServerSideEmit, new BroadcastOptions(), requestId, Event: EventArray(eventName, args.Select(a => a.Element))))).ConfigureAwait(false);
         if (answers.Count < others)
         {
             throw new SocketIOAckTimeoutException(answers, others);
