@@ -12,7 +12,7 @@
 
 import ioV2 from "socket.io-client-v2";
 import { io as ioV4 } from "socket.io-client";
-import { fail, runToVerdict, withTimeout, Inbox, accounts } from "./lib.mjs";
+import { fail, runToVerdict, withTimeout, Inbox, accounts, finisher } from "./lib.mjs";
 
 const [scenario, baseUrl] = process.argv.slice(2);
 const summary = { scenario, ok: false, steps: [] };
@@ -141,16 +141,7 @@ const scenarios = {
   },
 };
 
-const finish = (ok, why) => {
-  summary.ok = ok;
-  if (!ok) {
-    summary.error = why;
-    console.error(why);
-  }
-  for (const socket of sockets) socket.close();
-  console.log(JSON.stringify(summary));
-  process.exit(ok ? 0 : 1);
-};
+const finish = finisher(summary, sockets);
 
 const run = scenarios[scenario.startsWith("chat-") ? "chat" : scenario];
 if (!run) {

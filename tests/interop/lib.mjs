@@ -97,11 +97,26 @@ export function accounts(baseUrl, password = "correct horse battery") {
     if (r.status !== 200) fail(`login ${username}: ${r.status}`);
     return { name: username, token: r.body.token, refreshToken: r.body.refreshToken };
   }
-  async function signUp(prefix) {
-    const username = prefix + "-" + Math.random().toString(36).slice(2, 8);
+  async function register(username) {
     const registered = await post("/auth/register", { username, password });
     if (registered.status !== 201) fail(`register ${username}: ${registered.status}`);
     return login(username);
   }
-  return { post, login, signUp };
+  // A new user named prefix-<random>.
+  const signUp = (prefix) => register(prefix + "-" + Math.random().toString(36).slice(2, 8));
+  return { post, login, register, signUp };
+}
+
+// A script's end: one JSON summary line on stdout (the reason on stderr too when it failed), sockets closed, exit 0 or 1.
+export function finisher(summary, sockets) {
+  return (ok, why) => {
+    summary.ok = ok;
+    if (!ok) {
+      summary.error = why;
+      console.error(why);
+    }
+    for (const socket of sockets) socket.close();
+    console.log(JSON.stringify(summary));
+    process.exit(ok ? 0 : 1);
+  };
 }

@@ -10,7 +10,7 @@
 
 import { io } from "socket.io-client";
 import parser from "socket.io-msgpack-parser";
-import { fail, runToVerdict, Inbox, accounts } from "./lib.mjs";
+import { fail, runToVerdict, Inbox, accounts, finisher } from "./lib.mjs";
 
 const [scenario, baseUrl] = process.argv.slice(2);
 const summary = { scenario, ok: false, steps: [] };
@@ -97,16 +97,7 @@ async function run() {
   step("recovered");
 }
 
-const finish = (ok, why) => {
-  summary.ok = ok;
-  if (!ok) {
-    summary.error = why;
-    console.error(why);
-  }
-  for (const socket of sockets) socket.close();
-  console.log(JSON.stringify(summary));
-  process.exit(ok ? 0 : 1);
-};
+const finish = finisher(summary, sockets);
 
 if (!["websocket", "polling"].includes(scenario)) {
   console.error(`unknown scenario ${scenario}`);

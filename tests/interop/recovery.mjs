@@ -18,7 +18,7 @@
 // Exit 0 = pass; 1 = fail with the reason on stderr. One JSON summary line on stdout.
 
 import { io } from "socket.io-client";
-import { fail, runToVerdict, once as onceWithin, Inbox } from "./lib.mjs";
+import { fail, runToVerdict, once as onceWithin, Inbox, accounts, finisher } from "./lib.mjs";
 
 const [scenario, baseUrl, otherUrl] = process.argv.slice(2);
 const summary = { scenario, ok: false, steps: [] };
@@ -28,27 +28,7 @@ const once = (emitter, event, ms = 10_000) => onceWithin(emitter, event, ms);
 const room = "lobby-" + Math.random().toString(36).slice(2, 8);
 const password = "correct horse battery";
 
-async function post(path, body, bearer) {
-  const response = await fetch(baseUrl + path, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(bearer ? { authorization: "Bearer " + bearer } : {}) },
-    body: body === null ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-async function signUp(username) {
-  const registered = await post("/auth/register", { username, password });
-  if (registered.status !== 201) fail(`register ${username}: ${registered.status}`);
-  return login(username);
-}
-
-async function login(username) {
-  const r = await post("/auth/login", { username, password });
-  if (r.status !== 200) fail(`login ${username}: ${r.status}`);
-  return { token: r.body.token, refreshToken: r.body.refreshToken };
-}
+const { post, login, register: signUp } = accounts(baseUrl, password);
 
 // A client whose every CONNECT sends user.token (the auth callback), with its events in one inbox.
 function client(user, options = {}, url = baseUrl) {
@@ -279,16 +259,7 @@ async function crossNode(logOutMeanwhile) {
 scenarios["cross-node"] = () => crossNode(false);
 scenarios["cross-node-revoked"] = () => crossNode(true);
 
-const finish = (ok, why) => {
-  summary.ok = ok;
-  if (!ok) {
-    summary.error = why;
-    console.error(why);
-  }
-  for (const socket of sockets) socket.close();
-  console.log(JSON.stringify(summary));
-  process.exit(ok ? 0 : 1);
-};
+const finish = finisher(summary, sockets);
 
 if (!scenarios[scenario]) {
   console.error(`unknown scenario ${scenario}`);

@@ -101,17 +101,10 @@ internal sealed class RedisAdapter : RedisAdapterBase
         var writer = new MessagePackWriter(buffer);
         writer.WriteArrayHeader(3);
         writer.Write(Uid);
-        var hasData = !packet.Data.IsEmpty;
-        writer.WriteMapHeader(hasData ? 3 : 2);
-        writer.Write("type");
-        writer.Write(packet.Type);
-        if (hasData)
+        using (var document = packet.Data.IsEmpty ? null : JsonDocument.Parse(packet.Data))
         {
-            writer.Write("data");
-            MsgPackJson.Write(ref writer, packet.Data, packet.Attachments);
+            MsgPackJson.WritePacket(ref writer, packet.Type, packet.Namespace, document?.RootElement ?? default, packet.Attachments);
         }
-        writer.Write("nsp");
-        writer.Write(packet.Namespace);
         writer.WriteMapHeader(3);
         writer.Write("rooms");
         WriteStrings(ref writer, options.Rooms);
@@ -142,13 +135,10 @@ internal sealed class RedisAdapter : RedisAdapterBase
         writer.Write(BroadcastWithAck);
         writer.Write("packet");
         // No id: each receiving node numbers the acks of its own sockets.
-        writer.WriteMapHeader(3);
-        writer.Write("type");
-        writer.Write(2);
-        writer.Write("data");
-        MsgPackJson.Write(ref writer, packet.Data, packet.Attachments);
-        writer.Write("nsp");
-        writer.Write(packet.Namespace);
+        using (var document = JsonDocument.Parse(packet.Data))
+        {
+            MsgPackJson.WritePacket(ref writer, 2, packet.Namespace, document.RootElement, packet.Attachments);
+        }
         writer.Write("opts");
         writer.WriteMapHeader(3);
         writer.Write("rooms");

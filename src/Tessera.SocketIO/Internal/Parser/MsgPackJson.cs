@@ -24,6 +24,30 @@ internal static class MsgPackJson
         Write(ref writer, document.RootElement, attachments);
     }
 
+    /// <summary>
+    /// A Socket.IO packet as Node's msgpack users write it, <c>{type, data?, nsp, id?}</c> (socket.io-msgpack-parser, and the
+    /// Redis adapter's broadcasts): what notepack.io makes of the packet object Node's server builds.
+    /// </summary>
+    public static void WritePacket(ref MessagePackWriter writer, int type, string nsp, JsonElement data, IReadOnlyList<ReadOnlyMemory<byte>> attachments, long id = -1)
+    {
+        var hasData = data.ValueKind != JsonValueKind.Undefined;
+        writer.WriteMapHeader(2 + (hasData ? 1 : 0) + (id >= 0 ? 1 : 0));
+        writer.Write("type");
+        writer.Write(type);
+        if (hasData)
+        {
+            writer.Write("data");
+            Write(ref writer, data, attachments);
+        }
+        writer.Write("nsp");
+        writer.Write(nsp);
+        if (id >= 0)
+        {
+            writer.Write("id");
+            writer.Write(id);
+        }
+    }
+
     public static void Write(ref MessagePackWriter writer, JsonElement element, IReadOnlyList<byte[]> attachments) =>
         Write(ref writer, element, Array.ConvertAll(attachments.ToArray(), static a => (ReadOnlyMemory<byte>)a));
 

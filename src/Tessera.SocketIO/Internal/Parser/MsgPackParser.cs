@@ -20,22 +20,8 @@ internal sealed class MsgPackParser : SocketIOParser
         ArgumentNullException.ThrowIfNull(packet);
         var buffer = new ArrayBufferWriter<byte>(64 + (packet.Attachments.Count > 0 ? packet.Attachments.Sum(a => a.Length) : 0));
         var writer = new MessagePackWriter(buffer);
-        var hasData = packet.Data.ValueKind != JsonValueKind.Undefined;
-        writer.WriteMapHeader(2 + (hasData ? 1 : 0) + (packet.Id >= 0 ? 1 : 0));
-        writer.Write("type");
-        writer.Write(packet.Type);
-        if (hasData)
-        {
-            writer.Write("data");
-            MsgPackJson.Write(ref writer, packet.Data, packet.Attachments);
-        }
-        writer.Write("nsp");
-        writer.Write(packet.Namespace);
-        if (packet.Id >= 0)
-        {
-            writer.Write("id");
-            writer.Write(packet.Id);
-        }
+        MsgPackJson.WritePacket(ref writer, packet.Type, packet.Namespace, packet.Data,
+            packet.Attachments.Select(static a => (ReadOnlyMemory<byte>)a).ToArray(), packet.Id);
         writer.Flush();
         return [EngineIOOutgoingMessage.Binary(buffer.WrittenMemory.ToArray())];
     }
