@@ -43,6 +43,18 @@ public class EngineIOV3Tests
         Assert.Equal(5, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetInt32());
     }
 
+    [Theory]
+    [InlineData("EIO=abc&")]
+    [InlineData("EIO=2&")]
+    [InlineData("")]
+    public async Task With_AllowEIO3_only_EIO_3_is_the_third_revision_and_other_versions_are_still_refused(string version)
+    {
+        await using var server = await StartAsync();
+        using var response = await server.Http.GetAsync(server.Url(version + "transport=polling"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(5, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetInt32());
+    }
+
     [Fact]
     public async Task Text_payload_lengths_count_UTF_16_code_units_both_ways()
     {

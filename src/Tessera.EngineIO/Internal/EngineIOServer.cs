@@ -212,9 +212,11 @@ internal sealed partial class EngineIOServer
                 return;
             }
         }
-        // As Node: anything but EIO=4 is the third revision, accepted only when allowed.
-        var protocol = query["EIO"] == "4" ? 4 : 3;
-        if (protocol == 3 && !Options.AllowEIO3)
+        // EIO=3 only when allowed. Node takes anything but 4 (even none, or "abc") for the third revision; here an
+        // unknown or missing version is refused either way, so a v4 client that mistypes it is told so.
+        var version = query["EIO"];
+        var protocol = version == "4" ? 4 : version == "3" && Options.AllowEIO3 ? 3 : 0;
+        if (protocol == 0)
         {
             await WriteErrorAsync(context, ErrorCode.UnsupportedProtocolVersion).ConfigureAwait(false);
             return;
