@@ -14,7 +14,9 @@ export JWT_SECRET=${JWT_SECRET:-bench-secret-that-is-long-enough-for-hs256}
 RESULTS=$(mktemp -d)/results.jsonl
 ulimit -n 20000
 
-dotnet build -c Release -nologo -clp:ErrorsOnly samples/BenchServer
+# The bench app as a user deploys it: published, ReadyToRun (samples/BenchServer/BenchServer.csproj), no environment
+# variable a user would not set (the app applies its socket setting itself).
+dotnet publish -c Release -r linux-x64 --self-contained false -nologo -clp:ErrorsOnly -o artifacts/bench-server samples/BenchServer
 dotnet build -c Release -nologo -clp:ErrorsOnly bench/Tessera.Bench
 (cd bench/reference && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)   # playwright-core, for the chart
@@ -24,13 +26,12 @@ GENERATOR="taskset -c 1 dotnet bench/Tessera.Bench/bin/Release/net10.0/Tessera.B
 
 start_server() {
   if [ "$1" = tessera ]; then
-    # As samples/BenchServer/Properties/launchSettings.json sets it for `dotnet run`: socket completions run inline
-    # on the epoll thread (about a quarter less CPU per echo here). It must be in the environment at start.
-    DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 PORT=$PORT taskset -c 0 dotnet samples/BenchServer/bin/Release/net10.0/BenchServer.dll >/dev/null 2>&1 &
+    PORT=$PORT taskset -c 0 dotnet artifacts/bench-server/BenchServer.dll >/dev/null 2>&1 &
   else
     (cd bench/reference && PORT=$PORT exec taskset -c 0 node server.js >/dev/null 2>&1) &
   fi
   SERVER_PID=$!
+  STARTED_AT=$(date +%s.%N)
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$PORT/stats" >/dev/null 2>&1 && return 0
     sleep 0.1
@@ -44,12 +45,16 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
 }
 
-run() { # server scenario connections [extra args]
+run() { # server scenario connections [seconds] label [generator options]
   start_server "$1"
+  if [ "$2" = storm ]; then
+    # The storm reaches a process started one second earlier (issue 18).
+    sleep "$(awk -v s="$STARTED_AT" -v n="$(date +%s.%N)" 'BEGIN { d = s + 1 - n; print (d > 0 ? d : 0) }')"
+  fi
   local pid
   pid=$(pgrep -P "$SERVER_PID" -f "BenchServer|server.js" || echo "$SERVER_PID")
   [ -d "/proc/$pid" ] || pid=$SERVER_PID
-  $GENERATOR --url "http://127.0.0.1:$PORT" --scenario "$2" --connections "$3" --seconds "${4:-$SECONDS_PER_RUN}" --pid "$pid" \
+  $GENERATOR --url "http://127.0.0.1:$PORT" --scenario "$2" --connections "$3" --seconds "${4:-$SECONDS_PER_RUN}" --pid "$pid" ${6:-} \
     | sed "s/^{/{\"Server\":\"$1\",\"Label\":\"$5\",/" >> "$RESULTS"
   stop_server
 }
@@ -63,6 +68,13 @@ for round in $(seq 1 "$ROUNDS"); do
     run "$server" broadcast 1000 "" broadcast
     run "$server" idle 10000 5 idle-10k
     run "$server" idle 19000 5 idle-19k
+    # A fresh process: 2,000 handshakes after 200 (issue 18's table), the first 2 s of fan-out, a reconnect storm,
+    # and the browsers' default handshake (polling, CONNECT over polling, WebSocket upgrade).
+    run "$server" handshake 50 60 fresh-handshake "--warmup 0 --warmup-operations 200 --max-operations 2000"
+    run "$server" refused 50 60 fresh-refused "--warmup 0 --warmup-operations 200 --max-operations 2000"
+    run "$server" broadcast 1000 2 fresh-broadcast "--warmup 0"
+    run "$server" storm 10000 60 storm
+    run "$server" browser 50 "" browser
   done
 done
 

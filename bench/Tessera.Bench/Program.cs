@@ -10,7 +10,8 @@ using Microsoft.IdentityModel.Tokens;
 // Socket.IO v5 by hand over WebSocket so it costs little CPU, and reads the server's CPU time and RSS from /proc.
 //
 //   dotnet run -c Release --project bench/Tessera.Bench -- --url http://127.0.0.1:3000 --secret <JWT_SECRET>
-//       --scenario handshake|refused|echo|broadcast|idle [--seconds 10] [--connections N] [--pid <server pid>]
+//       --scenario handshake|refused|echo|broadcast|idle|storm|browser [--seconds 10] [--connections N] [--pid <server pid>]
+//       [--batch 100] (idle: connections opened at a time) [--concurrency 100] (storm: handshakes in flight)
 //   ... --scenario soak [--minutes 30] [--connections 19000] [--rate 50]   (Soak.cs; bench/soak.sh drives it)
 //
 // Prints one JSON line: throughput, p50/p99 latency, and server CPU µs per operation (when --pid is given).
@@ -22,13 +23,15 @@ var result = options.Scenario switch
     "echo" => await Scenarios.EchoAsync(options),
     "broadcast" => await Scenarios.BroadcastAsync(options),
     "idle" => await Scenarios.IdleAsync(options),
+    "storm" => await Scenarios.StormAsync(options),
+    "browser" => await Scenarios.BrowserHandshakesAsync(options),
     "soak" => await Soak.RunAsync(options),
     _ => throw new ArgumentException("unknown scenario " + options.Scenario),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
 return result.Errors > 0 && result.Operations == 0 ? 1 : 0;
 
-internal sealed record Options(string Url, string Secret, string Scenario, double Seconds, int Connections, int? Pid, int MaxOperations, double WarmupSeconds)
+internal sealed record Options(string Url, string Secret, string Scenario, double Seconds, int Connections, int? Pid, int MaxOperations, double WarmupSeconds, int Batch = 100, int WarmupOperations = 0)
 {
     public static Options Parse(string[] args)
     {
@@ -38,7 +41,7 @@ internal sealed record Options(string Url, string Secret, string Scenario, doubl
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
         }
         var scenario = Get("scenario", "echo");
-        var defaultConnections = scenario switch { "broadcast" => 1000, "idle" => 10_000, "soak" => 19_000, "echo" => 50, _ => 32 };
+        var defaultConnections = scenario switch { "broadcast" => 1000, "idle" or "storm" => 10_000, "soak" => 19_000, "echo" or "browser" => 50, _ => 32 };
         return new Options(
             Get("url", "http://127.0.0.1:3000").TrimEnd('/'),
             Get("secret", Environment.GetEnvironmentVariable("JWT_SECRET") ?? ""),
@@ -49,7 +52,11 @@ internal sealed record Options(string Url, string Secret, string Scenario, doubl
             // Every load loop is bounded in count as well as in time.
             int.Parse(Get("max-operations", "5000000"), CultureInfo.InvariantCulture),
             // Load before the measured window, not counted: both servers' JITs reach their steady state first.
-            double.Parse(Get("warmup", "2"), CultureInfo.InvariantCulture));
+            double.Parse(Get("warmup", "2"), CultureInfo.InvariantCulture),
+            // Connections opened at a time (idle), handshakes in flight (storm): 100, as issue 18's measurements.
+            int.Parse(Get("batch", Get("concurrency", "100")), CultureInfo.InvariantCulture),
+            // Or a warm-up of this many operations (a fresh process: its first N handshakes), then the measured window.
+            int.Parse(Get("warmup-operations", "0"), CultureInfo.InvariantCulture));
     }
 
     /// <summary>The load runs for the warm-up and the measured window together.</summary>
@@ -123,9 +130,9 @@ internal sealed class Connection : IDisposable
     }
 }
 
-internal static class Scenarios
+internal static partial class Scenarios
 {
-    private static string Token(Options options, bool valid, string sub)
+    internal static string Token(Options options, bool valid, string sub)
     {
         var secret = valid ? options.Secret : options.Secret + "-but-wrong";
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
@@ -137,7 +144,7 @@ internal static class Scenarios
         });
     }
 
-    private sealed class Meter(Options options)
+    internal sealed class Meter(Options options)
     {
         private readonly List<double> _latencies = new(100_000);
         private readonly Lock _lock = new();
@@ -166,11 +173,23 @@ internal static class Scenarios
 
         public bool Running(CancellationToken token) => !token.IsCancellationRequested && Interlocked.Read(ref _operations) < options.MaxOperations;
 
+        private int _warmupOperationsLeft = options.WarmupOperations;
+
         public void Record(double milliseconds, long operations = 1)
         {
-            Interlocked.Add(ref _operations, operations);
             lock (_lock)
             {
+                if (_warmupOperationsLeft > 0)
+                {
+                    // Still warming up (--warmup-operations): not counted; the window starts after the last of them.
+                    if (--_warmupOperationsLeft == 0)
+                    {
+                        _start = Sample(options.Pid);
+                        _clock.Restart();
+                    }
+                    return;
+                }
+                Interlocked.Add(ref _operations, operations);
                 if (_latencies.Count < 1_000_000)
                 {
                     _latencies.Add(milliseconds);
@@ -198,7 +217,7 @@ internal static class Scenarios
     }
 
     /// <summary>Server CPU time (µs, user + system) and RSS (KB) from /proc.</summary>
-    private static (long Cpu, long Rss)? Sample(int? pid)
+    internal static (long Cpu, long Rss)? Sample(int? pid)
     {
         if (pid is null)
         {
@@ -371,7 +390,7 @@ internal static class Scenarios
     {
         var tokens = Enumerable.Range(0, 64).Select(i => Token(options, true, "user" + i)).ToArray();
         var connections = new Connection[count];
-        const int batch = 200;
+        var batch = options.Batch;
         for (var start = 0; start < count; start += batch)
         {
             await Task.WhenAll(Enumerable.Range(start, Math.Min(batch, count - start)).Select(async i =>

@@ -3,6 +3,14 @@ using Tessera.SocketIO;
 
 // The app the benchmarks measure (shared/CONTRACT.md §1): the same behaviour as bench/reference, Node's
 // socket.io server doing what the tutorial does. JWT HS256 from JWT_SECRET on "/", echo, broadcast, /stats.
+
+// Socket completions run inline on the epoll thread (about a quarter less CPU per echo here; the handlers never block).
+// The runtime reads this variable once, when the first socket is made: set here, before anything opens one, the app
+// applies it itself rather than asking whoever starts it (an explicit value in the environment wins).
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
 var builder = WebApplication.CreateSlimBuilder(args);
 var port = Environment.GetEnvironmentVariable("PORT") is { Length: > 0 } p ? p : "3000";
 if (string.IsNullOrEmpty(builder.Configuration["urls"]))

@@ -68,13 +68,18 @@ public class BenchSmokeTests
         var (server, url) = await StartBenchServerAsync();
         try
         {
-            foreach (var scenario in new[] { "handshake", "refused", "echo", "broadcast", "idle", "soak" })
+            foreach (var scenario in new[] { "handshake", "refused", "echo", "broadcast", "idle", "soak", "storm", "browser" })
             {
-                var result = await GenerateAsync(url, server.Id, "--scenario", scenario, "--seconds", "3", "--warmup", "0", "--connections", scenario is "broadcast" or "idle" or "soak" ? "50" : "4");
+                var result = await GenerateAsync(url, server.Id, "--scenario", scenario, "--seconds", "3", "--warmup", "0", "--connections", scenario is "broadcast" or "idle" or "soak" or "storm" ? "50" : "4");
                 Assert.True(result.GetProperty("Operations").GetInt64() > 0, scenario + ": " + result);
                 Assert.Equal(0, result.GetProperty("Errors").GetInt64());
                 Assert.True(result.GetProperty("ServerCpuUsPerOp").GetDouble() >= 0);
             }
+            // A warm-up counted in operations (bench/run.sh's fresh-process rows): the measured window is what follows it.
+            var fresh = await GenerateAsync(url, server.Id, "--scenario", "handshake", "--seconds", "30", "--warmup", "0", "--connections", "4",
+                "--warmup-operations", "20", "--max-operations", "40");
+            Assert.InRange(fresh.GetProperty("Operations").GetInt64(), 40, 44);
+            Assert.Equal(0, fresh.GetProperty("Errors").GetInt64());
         }
         finally
         {
