@@ -143,6 +143,7 @@ public class ServerTests
     [InlineData("must be HS256, ES256 or RS256", "--Tessera:Auth:SigningAlgorithm=none")]
     [InlineData("Tessera:SocketIO:Parser is 'protobuf'; it must be json (the default) or msgpack", "--Tessera:SocketIO:Parser=protobuf")]
     [InlineData("Tessera:EngineIO:AllowEIO3", "--Tessera:EngineIO:AllowEIO3=maybe")]
+    [InlineData("Tessera:Redis:Sharded is 'maybe'", "--Tessera:Redis:Configuration=127.0.0.1:1,abortConnect=false", "--Tessera:Redis:Sharded=maybe")]
     [InlineData("cannot read /nonexistent/key.pem", "--Tessera:Auth:SigningAlgorithm=ES256", "--Tessera:Auth:SigningKeyFiles:0=/nonexistent/key.pem")]
     [InlineData("could not start: Failed to connect to 127.0.0.1:1", "--Tessera:Accounts:Store=postgres", "--Tessera:Accounts:ConnectionString=Host=127.0.0.1;Port=1;Username=tessera;Timeout=2")]
     public async Task A_configuration_error_refuses_to_start_with_a_clear_message(string message, params string[] args)
