@@ -13,7 +13,7 @@ const median = (values) => {
 const labels = [...new Set(rows.map((r) => r.Label))];
 const targets = {
   handshake: 0.15, refused: 0.2, echo: 0.55, broadcast: 0.5,
-  "fresh-handshake": 0.15, "fresh-refused": 0.15, "fresh-broadcast": 0.7, browser: 0.3,
+  "fresh-handshake": 0.15, "fresh-refused": 0.15, "fresh-broadcast": 0.7, browser: 0.3, "cross-node-broadcast": 0.6,
 };
 const stat = (label, server, key) => median(rows.filter((r) => r.Label === label && r.Server === server).map((r) => r[key]));
 

@@ -59,6 +59,39 @@ run() { # server scenario connections [seconds] label [generator options]
   stop_server
 }
 
+# Cross-node fan-out (issue 18): two nodes of one server kind on one Redis, both pinned to core 0; the sender on node A,
+# 1,000 receivers on node B; CPU of both nodes per delivery. Redis runs on core 1 with the generator.
+REDIS_PORT=6390
+taskset -c 1 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
+REDIS_PID=$!
+trap 'kill "$REDIS_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+start_node() { # server port -> NODE_PID (the server process itself)
+  if [ "$1" = tessera ]; then
+    REDIS="127.0.0.1:$REDIS_PORT" PORT=$2 taskset -c 0 dotnet artifacts/bench-server/BenchServer.dll >/dev/null 2>&1 &
+  else
+    (cd bench/reference && REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT=$2 exec taskset -c 0 node server.js >/dev/null 2>&1) &
+  fi
+  NODE_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$2/stats" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "node $1 on $2 did not start" >&2
+  return 1
+}
+
+run_cross_node() { # server
+  start_node "$1" $PORT; local a=$NODE_PID
+  start_node "$1" $((PORT + 1)); local b=$NODE_PID
+  $GENERATOR --url "http://127.0.0.1:$PORT" --receivers-url "http://127.0.0.1:$((PORT + 1))" --scenario broadcast \
+    --connections 1000 --seconds "$SECONDS_PER_RUN" --pid "$a" --pid2 "$b" \
+    | sed "s/^{/{\"Server\":\"$1\",\"Label\":\"cross-node-broadcast\",/" >> "$RESULTS"
+  kill "$a" "$b" 2>/dev/null || true
+  wait "$a" "$b" 2>/dev/null || true
+}
+
 for round in $(seq 1 "$ROUNDS"); do
   for server in tessera node; do
     echo "round $round: $server" >&2
@@ -75,6 +108,7 @@ for round in $(seq 1 "$ROUNDS"); do
     run "$server" broadcast 1000 2 fresh-broadcast "--warmup 0"
     run "$server" storm 10000 60 storm
     run "$server" browser 50 "" browser
+    run_cross_node "$server"
   done
 done
 

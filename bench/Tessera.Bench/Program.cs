@@ -12,6 +12,7 @@ using Microsoft.IdentityModel.Tokens;
 //   dotnet run -c Release --project bench/Tessera.Bench -- --url http://127.0.0.1:3000 --secret <JWT_SECRET>
 //       --scenario handshake|refused|echo|broadcast|idle|storm|browser [--seconds 10] [--connections N] [--pid <server pid>]
 //       [--batch 100] (idle: connections opened at a time) [--concurrency 100] (storm: handshakes in flight)
+//       [--receivers-url <node B> --pid2 <node B pid>] (broadcast across two nodes: CPU of both per delivery)
 //   ... --scenario soak [--minutes 30] [--connections 19000] [--rate 50]   (Soak.cs; bench/soak.sh drives it)
 //
 // Prints one JSON line: throughput, p50/p99 latency, and server CPU µs per operation (when --pid is given).
@@ -31,7 +32,7 @@ var result = options.Scenario switch
 Console.WriteLine(JsonSerializer.Serialize(result));
 return result.Errors > 0 && result.Operations == 0 ? 1 : 0;
 
-internal sealed record Options(string Url, string Secret, string Scenario, double Seconds, int Connections, int? Pid, int MaxOperations, double WarmupSeconds, int Batch = 100, int WarmupOperations = 0)
+internal sealed record Options(string Url, string Secret, string Scenario, double Seconds, int Connections, int? Pid, int MaxOperations, double WarmupSeconds, int Batch = 100, int WarmupOperations = 0, string? ReceiversUrl = null, int? Pid2 = null)
 {
     public static Options Parse(string[] args)
     {
@@ -56,7 +57,10 @@ internal sealed record Options(string Url, string Secret, string Scenario, doubl
             // Connections opened at a time (idle), handshakes in flight (storm): 100, as issue 18's measurements.
             int.Parse(Get("batch", Get("concurrency", "100")), CultureInfo.InvariantCulture),
             // Or a warm-up of this many operations (a fresh process: its first N handshakes), then the measured window.
-            int.Parse(Get("warmup-operations", "0"), CultureInfo.InvariantCulture));
+            int.Parse(Get("warmup-operations", "0"), CultureInfo.InvariantCulture),
+            // Cross-node fan-out: the receivers connect to this other node; its CPU counts too.
+            args.Contains("--receivers-url") ? Get("receivers-url", "").TrimEnd('/') : null,
+            args.Contains("--pid2") ? int.Parse(Get("pid2", "0"), CultureInfo.InvariantCulture) : null);
     }
 
     /// <summary>The load runs for the warm-up and the measured window together.</summary>
@@ -150,7 +154,7 @@ internal static partial class Scenarios
         private readonly Lock _lock = new();
         private long _operations;
         private long _errors;
-        private (long Cpu, long Rss)? _start = Sample(options.Pid);
+        private (long Cpu, long Rss)? _start = Sample(options);
         private readonly Stopwatch _clock = Stopwatch.StartNew();
 
         /// <summary>Starts the measured window after the warm-up: counts, latencies and the CPU baseline restart.</summary>
@@ -166,7 +170,7 @@ internal static partial class Scenarios
                 _latencies.Clear();
                 Interlocked.Exchange(ref _operations, 0);
                 Interlocked.Exchange(ref _errors, 0);
-                _start = Sample(options.Pid);
+                _start = Sample(options);
                 _clock.Restart();
             }
         }
@@ -184,7 +188,7 @@ internal static partial class Scenarios
                     // Still warming up (--warmup-operations): not counted; the window starts after the last of them.
                     if (--_warmupOperationsLeft == 0)
                     {
-                        _start = Sample(options.Pid);
+                        _start = Sample(options);
                         _clock.Restart();
                     }
                     return;
@@ -202,7 +206,7 @@ internal static partial class Scenarios
         public Result Finish(string scenario, int connections, double? rssKbPerConnection = null)
         {
             var seconds = _clock.Elapsed.TotalSeconds;
-            var end = Sample(options.Pid);
+            var end = Sample(options);
             double[] sorted;
             lock (_lock)
             {
@@ -217,6 +221,12 @@ internal static partial class Scenarios
     }
 
     /// <summary>Server CPU time (µs, user + system) and RSS (KB) from /proc.</summary>
+    /// <summary>CPU of the server (both nodes' when <c>--pid2</c> is given: a cross-node run), RSS of the first.</summary>
+    internal static (long Cpu, long Rss)? Sample(Options options) =>
+        Sample(options.Pid) is { } first
+            ? (first.Cpu + (Sample(options.Pid2) is { } second ? second.Cpu : 0), first.Rss)
+            : null;
+
     internal static (long Cpu, long Rss)? Sample(int? pid)
     {
         if (pid is null)
@@ -316,7 +326,8 @@ internal static partial class Scenarios
     /// <summary>One sender broadcasts (with an ack) to every connected socket; an operation is one delivery.</summary>
     public static async Task<Result> BroadcastAsync(Options options)
     {
-        var receivers = await OpenManyAsync(options, options.Connections);
+        // With --receivers-url the receivers are on another node than the sender (the broadcast crosses Redis).
+        var receivers = await OpenManyAsync(options.ReceiversUrl is { } other ? options with { Url = other } : options, options.Connections);
         var (sender, reply) = await Connection.OpenAsync(options, Token(options, true, "sender"), CancellationToken.None);
         if (!reply.StartsWith("40{", StringComparison.Ordinal))
         {

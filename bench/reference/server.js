@@ -1,9 +1,12 @@
 // The reference: Node's socket.io 4.8 with the tutorial's JWT check (io.use + jwt.verify with its three
 // messages), and the same echo / broadcast / whoami / GET /stats as samples/BenchServer.
-// Usage: JWT_SECRET=... PORT=3001 node server.js
+// Usage: JWT_SECRET=... PORT=3001 [REDIS_URL=redis://127.0.0.1:6379] node server.js
+// With REDIS_URL, @socket.io/redis-adapter joins the nodes (bench/run.sh's cross-node fan-out).
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import jwt from "jsonwebtoken";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
 
 const SECRET = process.env.JWT_SECRET;
 const PORT = Number(process.env.PORT || 3000);
@@ -21,6 +24,12 @@ const http = createServer((req, res) => {
   res.writeHead(404).end();
 });
 const io = new Server(http);
+if (process.env.REDIS_URL) {
+  const pub = createClient({ url: process.env.REDIS_URL });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
 
 io.use((socket, next) => {
   const token = socket.handshake.auth?.token || socket.handshake.query?.token;

@@ -29,7 +29,13 @@ if (string.IsNullOrEmpty(secret) || System.Text.Encoding.UTF8.GetByteCount(secre
     Console.Error.WriteLine("JWT_SECRET must be set to a secret of at least 32 bytes (UTF-8).");
     return 2;
 }
-builder.Services.AddSocketIO().AddJwtAuthentication(o =>
+var socketIO = builder.Services.AddSocketIO();
+// With REDIS (a StackExchange.Redis configuration), the Redis adapter joins the nodes (bench/run.sh's cross-node fan-out).
+if (Environment.GetEnvironmentVariable("REDIS") is { Length: > 0 } redis)
+{
+    socketIO.AddRedisAdapter(o => o.Configuration = redis);
+}
+socketIO.AddJwtAuthentication(o =>
 {
     o.AddHmacSecret(secret);
     // As the tutorial's jwt.verify(token, SECRET): jsonwebtoken's "JWT" type, no iss/aud, exp optional.
