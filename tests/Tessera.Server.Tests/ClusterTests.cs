@@ -105,6 +105,25 @@ public class ClusterTests
         Assert.True(summary.GetProperty("ok").GetBoolean());
     }
 
+    /// <summary>
+    /// Redis unreachable from the start (nothing listens on its port): a namespace's first handshake, which makes its
+    /// adapter, does not wait for Redis. With Redis's timeouts at 30 s, a handshake that waited for its subscriptions
+    /// would miss the client's 10 s bound; the node serves its own clients at once.
+    /// </summary>
+    [Fact]
+    public async Task A_node_whose_redis_is_unreachable_from_the_start_serves_its_own_clients_without_waiting_for_it()
+    {
+        var port = LocalProcesses.FreePort();
+        await using var node = await ServerProcess.StartAsync(extra:
+            [$"--Tessera:Redis:Configuration=127.0.0.1:{port},abortConnect=false,connectTimeout=30000,syncTimeout=30000,asyncTimeout=30000"]);
+        var (_, token) = await ServerClients.SignUpAsync(node, "alone");
+        using var socket = await ServerClients.ConnectAsync(node, token);
+        await socket.SendAsync("421[\"whoami\"]");
+        Assert.StartsWith("431[{\"sub\":", await socket.NextTextAsync());
+        using var health = await node.Http.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+    }
+
     [Fact]
     public async Task Redis_outage_keeps_local_delivery_reports_unhealthy_and_cross_node_delivery_resumes()
     {

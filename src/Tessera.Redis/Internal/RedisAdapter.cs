@@ -43,12 +43,19 @@ internal sealed class RedisAdapter : RedisAdapterBase
         // Handlers given to Subscribe run concurrently; a queue hands messages over one at a time, in the order Redis
         // delivered them, as Node's adapter sees them: two broadcasts reach clients in the order they were sent, and
         // a join requested before a fetch is applied before the fetch is answered.
-        subscriber.Subscribe(RedisChannel.Pattern(_channel + "*")).OnMessage(m => Decode(m.Channel, () => OnBroadcastMessage(m.Channel, m.Message)));
-        subscriber.Subscribe(_requestChannel).OnMessage(m => Decode(_requestChannel, () => OnRequest(m.Message)));
-        subscriber.Subscribe(_responseChannel, (_, message) => Decode(_responseChannel, () => OnResponse(message)));
         // Peers configured with publishOnSpecificResponseChannel answer on a channel of our own.
         var specific = RedisChannel.Literal(prefix + "-response#" + ns.Name + "#" + Uid + "#");
-        subscriber.Subscribe(specific, (_, message) => Decode(specific, () => OnResponse(message)));
+        // Asynchronously: the adapter is made on a namespace's first handshake, which must not block a thread on Redis.
+        Subscribed = SubscribeAllAsync(subscriber, specific);
+    }
+
+    private async Task SubscribeAllAsync(ISubscriber subscriber, RedisChannel specific)
+    {
+        (await subscriber.SubscribeAsync(RedisChannel.Pattern(_channel + "*")).ConfigureAwait(false))
+            .OnMessage(m => Decode(m.Channel, () => OnBroadcastMessage(m.Channel, m.Message)));
+        (await subscriber.SubscribeAsync(_requestChannel).ConfigureAwait(false)).OnMessage(m => Decode(_requestChannel, () => OnRequest(m.Message)));
+        await subscriber.SubscribeAsync(_responseChannel, (_, message) => Decode(_responseChannel, () => OnResponse(message))).ConfigureAwait(false);
+        await subscriber.SubscribeAsync(specific, (_, message) => Decode(specific, () => OnResponse(message))).ConfigureAwait(false);
     }
 
     protected override async Task<long> ServerCountAsync()

@@ -108,8 +108,42 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter
     /// <summary>After local sockets joined or left <paramref name="rooms"/> (only when <see cref="TracksRooms"/>).</summary>
     protected virtual Task RoomsChangedAsync(IEnumerable<string> rooms) => Task.CompletedTask;
 
+    /// <summary>The subscriptions to this namespace's channels, started by the adapter's constructor.</summary>
+    protected Task Subscribed { get; init; } = Task.CompletedTask;
+
+    /// <summary>
+    /// A socket joins only once this node hears the namespace's channels, so that nothing another node sends it right
+    /// after its CONNECT reply is missed. While Redis is away the socket joins at once: the node serves its own clients
+    /// (StackExchange.Redis subscribes again when Redis is back).
+    /// </summary>
+    private async ValueTask WhenSubscribedAsync()
+    {
+        var subscribed = Subscribed;
+        if (subscribed.IsCompletedSuccessfully)
+        {
+            return;
+        }
+        if (subscribed.IsCompleted || !Redis.IsConnected)
+        {
+            if (subscribed.IsFaulted)
+            {
+                Log.RedisFailed(Logger, subscribed.Exception!.GetBaseException());
+            }
+            return;
+        }
+        try
+        {
+            await subscribed.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Log.RedisFailed(Logger, ex);
+        }
+    }
+
     public async ValueTask AddAllAsync(string socketId, IReadOnlyCollection<string> rooms)
     {
+        await WhenSubscribedAsync().ConfigureAwait(false);
         await Local.AddAllAsync(socketId, rooms).ConfigureAwait(false);
         if (TracksRooms)
         {

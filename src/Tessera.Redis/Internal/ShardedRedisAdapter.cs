@@ -49,8 +49,14 @@ internal sealed partial class ShardedRedisAdapter : RedisAdapterBase
         var subscriber = redis.Multiplexer.GetSubscriber();
         // One queue per channel hands its messages over one at a time, in the order Redis delivered them: a join
         // requested before a fetch (both on the main channel) is applied before the fetch is answered.
-        subscriber.Subscribe(_mainChannel).OnMessage(OnMessage);
-        subscriber.Subscribe(_responseChannel).OnMessage(OnMessage);
+        // Asynchronously: the adapter is made on a namespace's first handshake, which must not block a thread on Redis.
+        Subscribed = SubscribeAllAsync(subscriber);
+    }
+
+    private async Task SubscribeAllAsync(ISubscriber subscriber)
+    {
+        (await subscriber.SubscribeAsync(_mainChannel).ConfigureAwait(false)).OnMessage(OnMessage);
+        (await subscriber.SubscribeAsync(_responseChannel).ConfigureAwait(false)).OnMessage(OnMessage);
     }
 
     protected override async Task<long> ServerCountAsync()
