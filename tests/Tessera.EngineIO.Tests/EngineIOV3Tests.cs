@@ -216,6 +216,20 @@ public class PayloadV3Tests
     }
 
     [Fact]
+    public void A_string_packet_starting_with_b_is_base64_binary_in_both_encodings()
+    {
+        ReadOnlyMemory<byte> text = Encoding.ASCII.GetBytes("6:b4AQID");
+        Assert.True(PayloadV3.TryReadText(ref text, out var fromText, out _));
+        ReadOnlyMemory<byte> binary = (byte[])[0, 6, 255, .. "b4AQID"u8];
+        Assert.True(PayloadV3.TryReadBinary(ref binary, out var fromBinary, out _));
+        foreach (var segment in new[] { fromText, fromBinary })
+        {
+            Assert.True(segment.IsBinary && segment.IsBase64);
+            Assert.Equal("AQID", Encoding.ASCII.GetString(segment.Data.Span));
+        }
+    }
+
+    [Fact]
     public void Utf16_units_map_to_whole_characters_only()
     {
         var bytes = Encoding.UTF8.GetBytes("a𝄞b");

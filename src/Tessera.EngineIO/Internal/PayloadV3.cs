@@ -12,7 +12,8 @@ namespace Tessera.EngineIO.Internal;
 /// <c>string.length</c>), binary packets as <c>b&lt;type digit&gt;&lt;base64&gt;</c>;</item>
 /// <item>binary (<c>application/octet-stream</c>, when the client did not ask for <c>b64</c> and the batch holds binary):
 /// per packet <c>0</c> (string) or <c>1</c> (binary), the byte length as one byte per decimal digit, <c>255</c>, then
-/// the bytes — a string packet as UTF-8, a binary one behind its type byte.</item>
+/// the bytes — a string packet as UTF-8, a binary one behind its type byte. In both encodings a string packet that
+/// starts with <c>b</c> is binary in base64 (Node's decodePacket reads every string so).</item>
 /// </list>
 /// In a v3 session a binary frame already starts with its packet type byte (4), as the v3 WebSocket transport sends it.
 /// </summary>
@@ -52,18 +53,25 @@ internal static class PayloadV3
         }
         var packet = payload.Slice(colon + 1, bytes);
         payload = payload[(colon + 1 + bytes)..];
-        if (packet.Span[0] == (byte)'b')
+        return TryReadString(packet, out segment, out malformed);
+    }
+
+    /// <summary>A string packet: text, or <c>b&lt;type&gt;&lt;base64&gt;</c> (binary carried as text; Node's decodePacket reads it so in both encodings).</summary>
+    private static bool TryReadString(ReadOnlyMemory<byte> packet, out Segment segment, out bool malformed)
+    {
+        malformed = false;
+        if (packet.Span[0] != (byte)'b')
         {
-            // b<type><base64>: binary, carried as text.
-            if (packet.Length < 2 || packet.Span[1] != (byte)'4')
-            {
-                malformed = true;
-                return false;
-            }
-            segment = new Segment(packet[2..], IsBinary: true, IsBase64: true);
+            segment = new Segment(packet, IsBinary: false, IsBase64: false);
             return true;
         }
-        segment = new Segment(packet, IsBinary: false, IsBase64: false);
+        if (packet.Length < 2 || packet.Span[1] != (byte)'4')
+        {
+            segment = default;
+            malformed = true;
+            return false;
+        }
+        segment = new Segment(packet[2..], IsBinary: true, IsBase64: true);
         return true;
     }
 
@@ -104,8 +112,7 @@ internal static class PayloadV3
         payload = payload[(start + (int)length)..];
         if (kind == StringMarker)
         {
-            segment = new Segment(packet, IsBinary: false, IsBase64: false);
-            return true;
+            return TryReadString(packet, out segment, out malformed);
         }
         // The type byte comes first; only messages carry binary.
         if (packet.Span[0] != (byte)PacketType.Message)
