@@ -3,7 +3,7 @@
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET ...]
 #
-# SECONDS per target (default 600); TARGETs default to all six. The targets run one after another (one AFL
+# SECONDS per target (default 600); TARGETs default to all eight. The targets run one after another (one AFL
 # instance at a time). Everything built or found goes under /tmp (FUZZ_WORK, FUZZ_OUT); afterwards the queue
 # (minimised with afl-cmin when that is quick) is copied back into tests/fuzz/corpus/<target> and any crash or
 # hang into tests/fuzz/crashes/<target>, so that Tessera.Fuzz.Tests replays them.
@@ -16,7 +16,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SECONDS_PER_TARGET=${1:-600}
 shift || true
-ALL_TARGETS=(polling websocket upgrade socketio msgpack tokens)
+ALL_TARGETS=(polling polling-v3 websocket upgrade socketio msgpack msgpack-parser tokens)
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then TARGETS=("${ALL_TARGETS[@]}"); fi
 

