@@ -24,20 +24,10 @@ dotnet build -c Release -nologo -clp:ErrorsOnly bench/Tessera.Bench
 PORT=3900
 GENERATOR="taskset -c 1 dotnet bench/Tessera.Bench/bin/Release/net10.0/Tessera.Bench.dll"
 
-start_server() {
-  if [ "$1" = tessera ]; then
-    PORT=$PORT taskset -c 0 dotnet artifacts/bench-server/BenchServer.dll >/dev/null 2>&1 &
-  else
-    (cd bench/reference && PORT=$PORT exec taskset -c 0 node server.js >/dev/null 2>&1) &
-  fi
-  SERVER_PID=$!
+start_server() { # server -> SERVER_PID, STARTED_AT (one node, no Redis)
   STARTED_AT=$(date +%s.%N)
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$PORT/stats" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "server $1 did not start" >&2
-  return 1
+  start_node "$1" "$PORT"
+  SERVER_PID=$NODE_PID
 }
 
 stop_server() {
@@ -67,24 +57,28 @@ REDIS_PID=$!
 trap 'kill "$REDIS_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-start_node() { # server port -> NODE_PID (the server process itself)
+start_node() { # server port [redis port] -> NODE_PID (the server process itself)
+  local redis_env=()
+  if [ -n "${3:-}" ]; then
+    if [ "$1" = tessera ]; then redis_env=("REDIS=127.0.0.1:$3"); else redis_env=("REDIS_URL=redis://127.0.0.1:$3"); fi
+  fi
   if [ "$1" = tessera ]; then
-    REDIS="127.0.0.1:$REDIS_PORT" PORT=$2 taskset -c 0 dotnet artifacts/bench-server/BenchServer.dll >/dev/null 2>&1 &
+    env "${redis_env[@]}" PORT="$2" taskset -c 0 dotnet artifacts/bench-server/BenchServer.dll >/dev/null 2>&1 &
   else
-    (cd bench/reference && REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT=$2 exec taskset -c 0 node server.js >/dev/null 2>&1) &
+    (cd bench/reference && exec env "${redis_env[@]}" PORT="$2" taskset -c 0 node server.js >/dev/null 2>&1) &
   fi
   NODE_PID=$!
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$2/stats" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "node $1 on $2 did not start" >&2
+  echo "$1 on port $2 did not start" >&2
   return 1
 }
 
 run_cross_node() { # server
-  start_node "$1" $PORT; local a=$NODE_PID
-  start_node "$1" $((PORT + 1)); local b=$NODE_PID
+  start_node "$1" $PORT "$REDIS_PORT"; local a=$NODE_PID
+  start_node "$1" $((PORT + 1)) "$REDIS_PORT"; local b=$NODE_PID
   $GENERATOR --url "http://127.0.0.1:$PORT" --receivers-url "http://127.0.0.1:$((PORT + 1))" --scenario broadcast \
     --connections 1000 --seconds "$SECONDS_PER_RUN" --pid "$a" --pid2 "$b" \
     | sed "s/^{/{\"Server\":\"$1\",\"Label\":\"cross-node-broadcast\",/" >> "$RESULTS"

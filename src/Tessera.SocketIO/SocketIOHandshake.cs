@@ -17,7 +17,8 @@ public sealed class SocketIOHandshake
         Time = DateTimeOffset.UtcNow;
     }
 
-    private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement;
+    /// <summary><c>{}</c>: the auth of a CONNECT that carried none.</summary>
+    internal static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement;
 
     /// <summary>The handshake request's headers (case-insensitive names), as Node's <c>socket.handshake.headers</c>.</summary>
     public IReadOnlyDictionary<string, StringValues> Headers => _engine.Headers;

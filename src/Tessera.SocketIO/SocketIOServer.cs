@@ -231,7 +231,7 @@ public sealed partial class SocketIOServer
             Interlocked.Increment(ref server._clients);
             var client = new Client(server, socket);
             socket.Context = client;
-            if (socket.Protocol == 3)
+            if (Internal.Parser.ProtocolV4.IsV4(socket))
             {
                 // Not awaited: the open packet leaves first, the CONNECT reply (or refusal) follows when the middleware is done.
                 _ = client.ConnectMainNamespaceAsync();

@@ -103,7 +103,7 @@ public sealed class SocketIOSocket
     public string ConnectionId => _client.Engine.Id;
 
     /// <summary>Whether the client speaks Socket.IO protocol v4 (socket.io-client 2.x over Engine.IO v3).</summary>
-    internal bool SpeaksProtocolV4 => _client.Engine.Protocol == 3;
+    internal bool SpeaksProtocolV4 => ProtocolV4.IsV4(_client.Engine);
 
     /// <summary>Rooms this socket is in, including its own id.</summary>
     public IReadOnlySet<string> Rooms => Namespace.Adapter.SocketRooms(Id);

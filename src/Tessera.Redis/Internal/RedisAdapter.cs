@@ -112,18 +112,7 @@ internal sealed class RedisAdapter : RedisAdapterBase
         {
             MsgPackJson.WritePacket(ref writer, packet.Type, packet.Namespace, document?.RootElement ?? default, packet.Attachments);
         }
-        writer.WriteMapHeader(3);
-        writer.Write("rooms");
-        WriteStrings(ref writer, options.Rooms);
-        writer.Write("except");
-        WriteStrings(ref writer, options.Except);
-        writer.Write("flags");
-        writer.WriteMapHeader(options.Volatile ? 1 : 0);
-        if (options.Volatile)
-        {
-            writer.Write("volatile");
-            writer.Write(true);
-        }
+        WriteOptions(ref writer, options, timeout: null);
         writer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
@@ -147,17 +136,36 @@ internal sealed class RedisAdapter : RedisAdapterBase
             MsgPackJson.WritePacket(ref writer, 2, packet.Namespace, document.RootElement, packet.Attachments);
         }
         writer.Write("opts");
+        WriteOptions(ref writer, options, timeout);
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// <c>{rooms, except, flags}</c> as Node's adapter writes them: flags hold <c>volatile</c> for a broadcast, and the
+    /// <c>timeout</c> (ms) for one that expects acks.
+    /// </summary>
+    private static void WriteOptions(ref MessagePackWriter writer, BroadcastOptions options, TimeSpan? timeout)
+    {
         writer.WriteMapHeader(3);
         writer.Write("rooms");
         WriteStrings(ref writer, options.Rooms);
         writer.Write("except");
         WriteStrings(ref writer, options.Except);
         writer.Write("flags");
-        writer.WriteMapHeader(1);
-        writer.Write("timeout");
-        writer.Write((long)timeout.TotalMilliseconds);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
+        if (timeout is { } wait)
+        {
+            writer.WriteMapHeader(1);
+            writer.Write("timeout");
+            writer.Write((long)wait.TotalMilliseconds);
+            return;
+        }
+        writer.WriteMapHeader(options.Volatile ? 1 : 0);
+        if (options.Volatile)
+        {
+            writer.Write("volatile");
+            writer.Write(true);
+        }
     }
 
     private static void WriteStrings(ref MessagePackWriter writer, IReadOnlySet<string> values)

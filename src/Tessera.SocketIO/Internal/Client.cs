@@ -109,24 +109,19 @@ internal sealed class Client
 
     private async ValueTask DispatchAsync(Packet packet)
     {
+        // Protocol v4 (socket.io-client 2.x) carries a CONNECT's auth as the namespace's query.
+        var (name, auth) = packet.Type == PacketType.Connect && ProtocolV4.IsV4(Engine)
+            ? ProtocolV4.SplitNamespace(packet.Namespace)
+            : (packet.Namespace, packet.Data);
         SocketIOSocket? socket;
         bool connecting;
         lock (this)
         {
-            socket = Find(packet.Namespace);
-            connecting = _connecting?.Contains(packet.Namespace) == true;
+            socket = Find(name);
+            connecting = _connecting?.Contains(name) == true;
         }
         if (packet.Type == PacketType.Connect)
         {
-            var (name, auth) = Engine.Protocol == 3 ? ProtocolV4.SplitNamespace(packet.Namespace) : (packet.Namespace, packet.Data);
-            if (!ReferenceEquals(name, packet.Namespace))
-            {
-                lock (this)
-                {
-                    socket = Find(name);
-                    connecting = _connecting?.Contains(name) == true;
-                }
-            }
             if (socket is not null || connecting)
             {
                 // A second CONNECT to a joined namespace: Node closes the connection.
@@ -153,7 +148,7 @@ internal sealed class Client
     {
         try
         {
-            await ConnectAsync("/", ProtocolV4.EmptyAuth).ConfigureAwait(false);
+            await ConnectAsync("/", SocketIOHandshake.EmptyObject).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

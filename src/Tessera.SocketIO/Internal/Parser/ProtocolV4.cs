@@ -12,8 +12,6 @@ namespace Tessera.SocketIO.Internal.Parser;
 /// </summary>
 internal static class ProtocolV4
 {
-    public static readonly JsonElement EmptyAuth = JsonDocument.Parse("{}").RootElement.Clone();
-
     /// <summary>Whether a socket of this connection speaks protocol v4.</summary>
     public static bool IsV4(EngineIOSocket engine) => engine.Protocol == 3;
 
@@ -23,7 +21,7 @@ internal static class ProtocolV4
         var question = nsp.IndexOf('?', StringComparison.Ordinal);
         if (question < 0)
         {
-            return (nsp, EmptyAuth);
+            return (nsp, SocketIOHandshake.EmptyObject);
         }
         var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(nsp[question..]);
         using var buffer = new MemoryStream();
