@@ -2,6 +2,12 @@ using Tessera.Server;
 
 // `dotnet run --project src/Tessera.Server` starts the server; `… -- users add alice --password …` and the other
 // commands of Cli.cs manage accounts in the same data directory.
+// On one core an idle thread-pool worker's spinning (sched_yield) only takes the core from the thread that has the
+// work (docs/benchmarks.md: a fifth of a handshake's CPU). The pool reads this at its first use, after this line.
+if (Environment.ProcessorCount == 1)
+{
+    AppContext.SetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit", 0);
+}
 var builder = WebApplication.CreateSlimBuilder(args);
 if (Cli.IsCommand(args))
 {
