@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Tessera.Auth;
 using Tessera.SocketIO;
 
@@ -36,11 +37,18 @@ if (string.IsNullOrEmpty(secret) || System.Text.Encoding.UTF8.GetByteCount(secre
     Console.Error.WriteLine("JWT_SECRET must be set to a secret of at least 32 bytes (UTF-8).");
     return 2;
 }
-var socketIO = builder.Services.AddSocketIO();
+// The app's payloads come from a source-generated context (what Native AOT needs; bench/run.sh publishes it so).
+var socketIO = builder.Services.AddSocketIO(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, BenchJson.Default));
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, BenchJson.Default));
 // With REDIS (a StackExchange.Redis configuration), the Redis adapter joins the nodes (bench/run.sh's cross-node fan-out).
 if (Environment.GetEnvironmentVariable("REDIS") is { Length: > 0 } redis)
 {
+#if BENCH_NO_REDIS
+    Console.Error.WriteLine("REDIS is set, but this build (Native AOT) has no Redis adapter: Tessera.Redis is not AOT-ready yet (docs/benchmarks.md). Use the ReadyToRun build.");
+    return 2;
+#else
     socketIO.AddRedisAdapter(o => o.Configuration = redis);
+#endif
 }
 socketIO.AddJwtAuthentication(o =>
 {
@@ -69,42 +77,45 @@ io.OnConnection(socket =>
     {
         // Encoded once for every connected socket.
         io.Emit("broadcast", e.Args);
-        e.Ack(new { ok = true });
+        e.Ack(new Ok(true));
     });
-    socket.On("whoami", e => e.Ack(new { sub = e.Socket.User.FindFirst("sub")?.Value, name = e.Socket.User.FindFirst("name")?.Value }));
+    socket.On("whoami", e => e.Ack(new WhoAmI(e.Socket.User.FindFirst("sub")?.Value, e.Socket.User.FindFirst("name")?.Value)));
 });
 app.MapSocketIO();
-app.MapGet("/stats", () => Results.Json(new
-{
-    connectedSockets = io.Sockets.Sockets.Count,
-    clients = io.ClientsCount,
+app.MapGet("/stats", () => new Stats(
+    io.Sockets.Sockets.Count,
+    io.ClientsCount,
     // Diagnostics for the benchmark report: allocation and collections since start.
-    allocatedBytes = GC.GetTotalAllocatedBytes(),
-    gen0 = GC.CollectionCount(0),
-    gen1 = GC.CollectionCount(1),
-    gen2 = GC.CollectionCount(2),
-    heapBytes = GC.GetGCMemoryInfo().HeapSizeBytes,
+    GC.GetTotalAllocatedBytes(),
+    GC.CollectionCount(0),
+    GC.CollectionCount(1),
+    GC.CollectionCount(2),
+    GC.GetGCMemoryInfo().HeapSizeBytes,
     // Work items the thread pool ran: each one is a hand-off from the socket thread (a context switch on one core).
-    threadPoolWorkItems = ThreadPool.CompletedWorkItemCount,
-}));
+    ThreadPool.CompletedWorkItemCount));
 if (Environment.GetEnvironmentVariable("BENCH_ALLOCATIONS") == "1")
 {
     var sampler = new Tessera.BenchServer.AllocationSampler();
-    app.MapGet("/stats/allocations", () => Results.Json(sampler.Top(40).ToDictionary(p => p.Key, p => p.Value)));
+    app.MapGet("/stats/allocations", () => sampler.Top(40).ToDictionary(p => p.Key, p => p.Value));
     // The live managed heap after a full collection, to tell live objects from garbage in RSS figures.
     app.MapGet("/stats/live", () =>
     {
         var live = GC.GetTotalMemory(forceFullCollection: true);
         var info = GC.GetGCMemoryInfo();
-        return Results.Json(new
-        {
-            liveBytes = live,
-            committedBytes = info.TotalCommittedBytes,
-            fragmentedBytes = info.FragmentedBytes,
-            rssBytes = Environment.WorkingSet,
-            connectedSockets = io.Sockets.Sockets.Count,
-        });
+        return new LiveStats(live, info.TotalCommittedBytes, info.FragmentedBytes, Environment.WorkingSet, io.Sockets.Sockets.Count);
     });
 }
 app.Run();
 return 0;
+
+internal sealed record Ok(bool ok);
+internal sealed record WhoAmI(string? sub, string? name);
+internal sealed record Stats(int connectedSockets, int clients, long allocatedBytes, int gen0, int gen1, int gen2, long heapBytes, long threadPoolWorkItems);
+internal sealed record LiveStats(long liveBytes, long committedBytes, long fragmentedBytes, long rssBytes, int connectedSockets);
+
+[JsonSerializable(typeof(Ok))]
+[JsonSerializable(typeof(WhoAmI))]
+[JsonSerializable(typeof(Stats))]
+[JsonSerializable(typeof(LiveStats))]
+[JsonSerializable(typeof(Dictionary<string, long>))]
+internal sealed partial class BenchJson : JsonSerializerContext;

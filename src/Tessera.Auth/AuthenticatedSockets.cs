@@ -83,7 +83,7 @@ public sealed class AuthenticatedSockets : IDisposable
         var count = 0;
         foreach (var state in set.Keys)
         {
-            state.Socket.Emit(RevokedEvent, new { code = AuthErrorCodes.TokenRevoked });
+            state.Socket.Emit(RevokedEvent, AuthPayloads.Code(AuthErrorCodes.TokenRevoked));
             state.Socket.Disconnect();
             count++;
         }
@@ -119,19 +119,19 @@ public sealed class AuthenticatedSockets : IDisposable
     }
 
     /// <summary>Handles <c>auth:refresh</c>: same user, new expiry; the socket keeps its id and rooms.</summary>
-    internal object Refresh(SocketIOSocket socket, AccessTokenValidationResult token)
+    internal System.Text.Json.JsonElement Refresh(SocketIOSocket socket, AccessTokenValidationResult token)
     {
         if (socket.Features.Get<ISocketAuthenticationFeature>() is not State state || !socket.Connected)
         {
-            return new { ok = false, code = AuthErrorCodes.TokenInvalid };
+            return AuthPayloads.RefreshRefused(AuthErrorCodes.TokenInvalid);
         }
         if (!token.IsValid)
         {
-            return new { ok = false, code = token.ErrorCode };
+            return AuthPayloads.RefreshRefused(token.ErrorCode!);
         }
         if (!string.Equals(token.Subject, state.Subject, StringComparison.Ordinal))
         {
-            return new { ok = false, code = AuthErrorCodes.SubMismatch };
+            return AuthPayloads.RefreshRefused(AuthErrorCodes.SubMismatch);
         }
         socket.User = token.Principal!;
         var sessionId = token.Principal!.FindFirst("sid")?.Value;
@@ -148,7 +148,7 @@ public sealed class AuthenticatedSockets : IDisposable
             }
         }
         Schedule(state, token.ExpiresAt);
-        return new { ok = true, expiresAt = token.ExpiresAt.ToUnixTimeMilliseconds() };
+        return AuthPayloads.RefreshAccepted(token.ExpiresAt.ToUnixTimeMilliseconds());
     }
 
     private void Schedule(State state, DateTimeOffset expiresAt)
@@ -170,7 +170,7 @@ public sealed class AuthenticatedSockets : IDisposable
     {
         if (Volatile.Read(ref state.Version) == version && state.Socket.Connected)
         {
-            state.Socket.Emit(ExpiringEvent, new { expiresAt = Volatile.Read(ref state.ExpiresAtMs) });
+            state.Socket.Emit(ExpiringEvent, AuthPayloads.Expiring(Volatile.Read(ref state.ExpiresAtMs)));
         }
     }
 
@@ -178,7 +178,7 @@ public sealed class AuthenticatedSockets : IDisposable
     {
         if (Volatile.Read(ref state.Version) == version && state.Socket.Connected)
         {
-            state.Socket.Emit(ExpiredEvent, new { code = AuthErrorCodes.TokenExpired });
+            state.Socket.Emit(ExpiredEvent, AuthPayloads.Code(AuthErrorCodes.TokenExpired));
             state.Socket.Disconnect();
         }
     }

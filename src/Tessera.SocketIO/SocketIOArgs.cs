@@ -51,7 +51,7 @@ public sealed class SocketIOArgs
         var element = this[index];
         using (BinaryContext.UseIncoming(Buffers))
         {
-            return element.Deserialize<T>(_options);
+            return Internal.Json.Deserialize<T>(element, _options);
         }
     }
 

@@ -165,7 +165,7 @@ public sealed class SocketIONamespace
         var options = Server.Options.SerializerOptions;
         // The attachment converters collect binary on this thread: gather it to refuse it (and leave nothing behind).
         Internal.Parser.BinaryContext.BeginOutgoing();
-        var values = args.Select(a => new SocketIOValue(JsonSerializer.SerializeToElement(a, options), [], options)).ToArray();
+        var values = args.Select(a => new SocketIOValue(Internal.Json.SerializeToElement(a, options), [], options)).ToArray();
         if (Internal.Parser.BinaryContext.EndOutgoing() is not null)
         {
             throw new ArgumentException(method + " carries JSON only (as Node's cluster adapters): binary arguments cannot reach other nodes.", nameof(args));

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Tessera.EngineIO;
 using Tessera.SocketIO.Internal.Parser;
 
@@ -53,11 +54,20 @@ public sealed class SocketIOOptions
         {
             // As JSON.stringify: "<" and non-ASCII stay as they are.
             Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+            // Set rather than left null, so that an app can put its source-generated context first
+            // (TypeInfoResolverChain.Insert(0, …), as Native AOT needs) and still serialise other types by reflection
+            // where reflection is on; under Native AOT it is off and only the app's contexts resolve types.
+            TypeInfoResolver = JsonSerializer.IsReflectionEnabledByDefault ? ReflectionResolver() : JsonTypeInfoResolver.Combine(),
         };
         options.Converters.Add(new ByteArrayAttachmentConverter());
         options.Converters.Add(new MemoryAttachmentConverter());
         return options;
     }
+
+    // Reached only where reflection-based serialisation is on (the feature switch above), as ASP.NET Core's JsonOptions does.
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Only called when JsonSerializer.IsReflectionEnabledByDefault.")]
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Only called when JsonSerializer.IsReflectionEnabledByDefault.")]
+    private static DefaultJsonTypeInfoResolver ReflectionResolver() => new();
 
     /// <summary>What is wrong with these options, or null; nothing is changed.</summary>
     internal string? Problem()

@@ -56,7 +56,7 @@ public readonly struct SocketIOValue
     {
         using (BinaryContext.UseIncoming(Buffers))
         {
-            return Element.Deserialize<T>(_options);
+            return Internal.Json.Deserialize<T>(Element, _options);
         }
     }
 

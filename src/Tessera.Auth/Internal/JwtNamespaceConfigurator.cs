@@ -129,13 +129,13 @@ internal sealed class JwtNamespaceConfigurator(
             await next().ConfigureAwait(false);
             return;
         }
-        e.Ack(new { error = new { code = AuthErrorCodes.Forbidden } });
+        e.Ack(AuthPayloads.Forbidden);
     }
 
     private SocketIOConnectException Refusal(string code)
     {
         metrics.Handshakes.Add(1, AuthMetrics.Tag("result", "refused"), AuthMetrics.Tag("code", code));
         // An expired token keeps a lost session recoverable (CONTRACT §5): the client may refresh it within the window.
-        return new(AuthErrorCodes.Message(code), new { code, retryable = AuthErrorCodes.IsRetryable(code) }) { KeepsLostSession = code == AuthErrorCodes.TokenExpired };
+        return new(AuthErrorCodes.Message(code), AuthPayloads.Refusal(code)) { KeepsLostSession = code == AuthErrorCodes.TokenExpired };
     }
 }

@@ -137,7 +137,7 @@ internal static class PacketWriter
                 BinaryContext.WritePlaceholder(writer, memory);
                 break;
             default:
-                JsonSerializer.Serialize(writer, value, value.GetType(), options);
+                Json.Serialize(writer, value, options);
                 break;
         }
     }

@@ -193,7 +193,7 @@ internal sealed class RecoveryLog(ConnectionStateRecoveryOptions options, TimePr
             foreach (var (key, value) in session.Data)
             {
                 writer.WritePropertyName(key);
-                JsonSerializer.Serialize(writer, value, value?.GetType() ?? typeof(object), json);
+                Json.Serialize(writer, value, json);
             }
             writer.WriteEndObject();
             writer.WriteEndObject();
