@@ -2,7 +2,7 @@
 # What the test suite needs on this machine, installed if missing: sourced by scripts/test.sh, so that the
 # README's test command is the whole set-up on a fresh clone. Safe to run again: it does nothing when all is there.
 #   - Debian packages: Node.js and npm, python-socketio (Debian's; there is no PyPI here), redis-server,
-#     postgresql, nginx, chromium. Installed with apt-get when running as root; otherwise one line names them and
+#     postgresql, nginx, chromium, clang and zlib1g-dev (Native AOT). Installed with apt-get when running as root; otherwise one line names them and
 #     it fails. Their services are never used (the tests start their own servers on loopback ports).
 #   - npm packages: `npm ci` in each folder whose lockfile the tests use, when node_modules is missing or
 #     older than the lockfile.
@@ -24,6 +24,9 @@ setup_missing_debian_packages() {
   command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || missing+=(nginx)
   # Debian's Chromium for the browser tests (playwright-core drives it; a downloaded browser cannot be had here).
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # Native AOT's toolchain, for the bench app's AOT build (scripts/test.sh publishes it; BenchSmokeTests runs it).
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  test -f /usr/include/zlib.h || missing+=(zlib1g-dev)
   printf '%s\n' "${missing[@]}"
 }
 

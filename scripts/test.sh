@@ -37,6 +37,16 @@ if [ $pack_status -ne 0 ] || ! compgen -G "artifacts/packages/*.nupkg" >/dev/nul
   exit 1
 fi
 
+# The bench app as bench/run.sh runs it, Native AOT (BenchSmokeTests runs its contract against this build too).
+rm -rf artifacts/bench-server-aot
+dotnet publish samples/BenchServer -c Release -r linux-x64 -p:PublishAot=true -nologo -clp:ErrorsOnly -o artifacts/bench-server-aot
+aot_status=$?
+if [ $aot_status -ne 0 ] || [ ! -x artifacts/bench-server-aot/BenchServer ]; then
+  echo "Native AOT publish of the bench app failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 # --blame-hang-timeout turns a hung test into a failure with a dump instead of eating CI's time.
 dotnet test Tessera.slnx -c Release --no-build -nologo \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \

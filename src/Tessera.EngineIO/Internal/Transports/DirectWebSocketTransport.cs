@@ -332,8 +332,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     /// <summary>Starts the receive loop; the task ends with the connection.</summary>
     public Task Start(EngineIOSocket socket)
     {
-        var loop = RunAsync(socket);
-        return TrackReceiveLoop(loop);
+        return RunAsync(socket);
     }
 
     /// <summary>Reads frames until the connection ends; messages go to <paramref name="socket"/>.</summary>
@@ -461,6 +460,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                 }
             }
             socket.OnWebSocketEnded(this);
+            EndReceiveLoop();
         }
     }
 

@@ -91,8 +91,7 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
     /// </summary>
     public Task RunAsync(EngineIOSocket socket, bool probing)
     {
-        var loop = ReceiveLoopAsync(socket, probing);
-        return TrackReceiveLoop(loop);
+        return ReceiveLoopAsync(socket, probing);
     }
 
     private async Task ReceiveLoopAsync(EngineIOSocket socket, bool probing)
@@ -198,6 +197,7 @@ internal sealed partial class ManagedWebSocketTransport(WebSocket webSocket, Eng
             {
                 socket.OnWebSocketEnded(this);
             }
+            EndReceiveLoop();
         }
     }
 

@@ -43,11 +43,9 @@ internal abstract class WebSocketTransport : Transport, IFrameSink
     /// </summary>
     public Task ReceiveLoop => _receiveEnded.Task;
 
-    /// <summary>Records <paramref name="loop"/> as the receive loop; <see cref="ReceiveLoop"/> ends with it.</summary>
-    protected Task TrackReceiveLoop(Task loop)
-    {
-        loop.ContinueWith(static (_, state) => ((TaskCompletionSource)state!).TrySetResult(), _receiveEnded,
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return loop;
-    }
+    /// <summary>
+    /// Called last by the receive loop, in its finally: <see cref="ReceiveLoop"/> ends. (Not a continuation on the
+    /// loop's task: that held two more objects per connection for its whole life.)
+    /// </summary>
+    protected void EndReceiveLoop() => _receiveEnded.TrySetResult();
 }
