@@ -283,12 +283,7 @@ public sealed class SocketIONamespace
     internal void Remove(SocketIOSocket socket) =>
         _sockets.TryRemove(new KeyValuePair<string, SocketIOSocket>(socket.Id, socket));
 
-    internal static string NewId()
-    {
-        Span<byte> bytes = stackalloc byte[15];
-        RandomNumberGenerator.Fill(bytes);
-        return Base64Url.EncodeToString(bytes);
-    }
+    internal static string NewId() => Tessera.EngineIO.Internal.RandomIds.New();
 
     /// <summary>Runs the middleware; returns the socket if it may join, after answering the client otherwise.</summary>
     private RecoveryLog? _recovery;

@@ -76,13 +76,7 @@ internal sealed partial class EngineIOServer
         return packet;
     }
 
-    /// <summary>15 random bytes in URL-safe base64: 20 characters, as Node's base64id.</summary>
-    private static string NewId()
-    {
-        Span<byte> bytes = stackalloc byte[15];
-        RandomNumberGenerator.Fill(bytes);
-        return Base64Url.EncodeToString(bytes);
-    }
+    private static string NewId() => RandomIds.New();
 
     public void CloseAll(CloseReason reason)
     {
