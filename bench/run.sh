@@ -15,10 +15,8 @@ RESULTS=$(mktemp -d)/results.jsonl
 ulimit -n 20000
 
 # The bench app as a user deploys it, with no environment variable a user would not set (the app applies its own
-# settings): Native AOT for every single-node scenario (no JIT in a fresh process; needs clang and zlib1g-dev), and
-# ReadyToRun for the cross-node one, since Tessera.Redis is not AOT-ready yet (samples/BenchServer/BenchServer.csproj).
+# settings): Native AOT, so a fresh process runs no JIT at all (needs clang and zlib1g-dev; scripts/setup.sh).
 dotnet publish -c Release -r linux-x64 -p:PublishAot=true -nologo -clp:ErrorsOnly -o artifacts/bench-server-aot samples/BenchServer
-dotnet publish -c Release -r linux-x64 --self-contained false -nologo -clp:ErrorsOnly -o artifacts/bench-server samples/BenchServer
 dotnet build -c Release -nologo -clp:ErrorsOnly bench/Tessera.Bench
 (cd bench/reference && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)   # playwright-core, for the chart
@@ -64,10 +62,8 @@ start_node() { # server port [redis port] -> NODE_PID (the server process itself
   if [ -n "${3:-}" ]; then
     if [ "$1" = tessera ]; then redis_env=("REDIS=127.0.0.1:$3"); else redis_env=("REDIS_URL=redis://127.0.0.1:$3"); fi
   fi
-  if [ "$1" = tessera ] && [ -n "${3:-}" ]; then
-    env "${redis_env[@]}" PORT="$2" taskset -c 0 dotnet artifacts/bench-server/BenchServer.dll >/dev/null 2>&1 &
-  elif [ "$1" = tessera ]; then
-    PORT="$2" taskset -c 0 artifacts/bench-server-aot/BenchServer >/dev/null 2>&1 &
+  if [ "$1" = tessera ]; then
+    env "${redis_env[@]}" PORT="$2" taskset -c 0 artifacts/bench-server-aot/BenchServer >/dev/null 2>&1 &
   else
     (cd bench/reference && exec env "${redis_env[@]}" PORT="$2" taskset -c 0 node server.js >/dev/null 2>&1) &
   fi

@@ -43,12 +43,7 @@ builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResol
 // With REDIS (a StackExchange.Redis configuration), the Redis adapter joins the nodes (bench/run.sh's cross-node fan-out).
 if (Environment.GetEnvironmentVariable("REDIS") is { Length: > 0 } redis)
 {
-#if BENCH_NO_REDIS
-    Console.Error.WriteLine("REDIS is set, but this build (Native AOT) has no Redis adapter: Tessera.Redis is not AOT-ready yet (docs/benchmarks.md). Use the ReadyToRun build.");
-    return 2;
-#else
     socketIO.AddRedisAdapter(o => o.Configuration = redis);
-#endif
 }
 socketIO.AddJwtAuthentication(o =>
 {

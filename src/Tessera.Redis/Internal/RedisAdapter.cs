@@ -76,31 +76,74 @@ internal sealed class RedisAdapter : RedisAdapterBase
     protected override Task SendBroadcastWithAckAsync(string requestId, SocketIOPacket packet, BroadcastOptions options, TimeSpan timeout) =>
         PublishAsync(_requestChannel, EncodeBroadcastWithAck(requestId, packet, options, timeout));
 
-    private static object Opts(BroadcastOptions options) => new { rooms = options.Rooms.ToArray(), except = options.Except.ToArray() };
-
-    protected override Task SendRequestAsync(Request request)
+    private static void WriteOpts(Utf8JsonWriter writer, BroadcastOptions options)
     {
-        object json = request.Kind switch
-        {
-            RequestKind.Join => new { uid = Uid, type = RemoteJoin, opts = Opts(request.Options), rooms = request.Rooms },
-            RequestKind.Leave => new { uid = Uid, type = RemoteLeave, opts = Opts(request.Options), rooms = request.Rooms },
-            RequestKind.Disconnect => new { uid = Uid, type = RemoteDisconnect, opts = Opts(request.Options), close = request.Close },
-            RequestKind.Fetch => new { uid = Uid, requestId = request.RequestId, type = RemoteFetch, opts = Opts(request.Options) },
-            // Node tells an emit that waits for answers by the presence of requestId.
-            _ when request.RequestId is null => new { uid = Uid, type = ServerSideEmit, data = request.Event },
-            _ => new { uid = Uid, requestId = request.RequestId, type = ServerSideEmit, data = request.Event },
-        };
-        return PublishAsync(_requestChannel, JsonSerializer.SerializeToUtf8Bytes(json));
+        writer.WriteStartObject("opts");
+        JsonMessage.Strings(writer, "rooms", options.Rooms);
+        JsonMessage.Strings(writer, "except", options.Except);
+        writer.WriteEndObject();
     }
 
-    /// <summary>Answers on the shared response channel, as Node's adapter does by default.</summary>
-    protected override Task SendResponseAsync(string requesterUid, Response response) => PublishAsync(_responseChannel, response.Kind switch
+    protected override Task SendRequestAsync(Request request) => PublishAsync(_requestChannel, JsonMessage.Bytes((Uid, request), static (w, state) =>
     {
-        ResponseKind.Sockets => JsonSerializer.SerializeToUtf8Bytes(new { requestId = response.RequestId, sockets = response.Value }),
-        ResponseKind.ClientCount => JsonSerializer.SerializeToUtf8Bytes(new { type = BroadcastClientCount, requestId = response.RequestId, clientCount = response.ClientCount }),
-        ResponseKind.Ack => EncodeAck(response.RequestId, response.Value, response.Buffers ?? []),
-        _ => JsonSerializer.SerializeToUtf8Bytes(new { type = ServerSideEmit, requestId = response.RequestId, data = response.Value }),
-    });
+        var (uid, request) = state;
+        w.WriteStartObject();
+        w.WriteString("uid", uid);
+        // Node tells a fetch, and an emit that waits for answers, by the presence of requestId.
+        if (request.Kind == RequestKind.Fetch || (request.Kind == RequestKind.ServerSideEmit && request.RequestId is not null))
+        {
+            w.WriteString("requestId", request.RequestId);
+        }
+        w.WriteNumber("type", request.Kind switch
+        {
+            RequestKind.Join => RemoteJoin,
+            RequestKind.Leave => RemoteLeave,
+            RequestKind.Disconnect => RemoteDisconnect,
+            RequestKind.Fetch => RemoteFetch,
+            _ => ServerSideEmit,
+        });
+        if (request.Kind == RequestKind.ServerSideEmit)
+        {
+            w.WritePropertyName("data");
+            request.Event.WriteTo(w);
+        }
+        else
+        {
+            WriteOpts(w, request.Options);
+        }
+        if (request.Kind is RequestKind.Join or RequestKind.Leave)
+        {
+            JsonMessage.Strings(w, "rooms", request.Rooms ?? []);
+        }
+        else if (request.Kind == RequestKind.Disconnect)
+        {
+            w.WriteBoolean("close", request.Close);
+        }
+        w.WriteEndObject();
+    }));
+
+    /// <summary>Answers on the shared response channel, as Node's adapter does by default.</summary>
+    protected override Task SendResponseAsync(string requesterUid, Response response) => PublishAsync(_responseChannel, response.Kind == ResponseKind.Ack
+        ? EncodeAck(response.RequestId, response.Value, response.Buffers ?? [])
+        : JsonMessage.Bytes(response, static (w, response) =>
+        {
+            w.WriteStartObject();
+            if (response.Kind != ResponseKind.Sockets)
+            {
+                w.WriteNumber("type", response.Kind == ResponseKind.ClientCount ? BroadcastClientCount : ServerSideEmit);
+            }
+            w.WriteString("requestId", response.RequestId);
+            if (response.Kind == ResponseKind.ClientCount)
+            {
+                w.WriteNumber("clientCount", response.ClientCount);
+            }
+            else
+            {
+                w.WritePropertyName(response.Kind == ResponseKind.Sockets ? "sockets" : "data");
+                response.Value.WriteTo(w);
+            }
+            w.WriteEndObject();
+        }));
 
     private byte[] EncodeBroadcast(SocketIOPacket packet, BroadcastOptions options)
     {
@@ -260,7 +303,13 @@ internal sealed class RedisAdapter : RedisAdapterBase
                 OnServerSideEmit(requester, data, request.TryGetProperty("requestId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null);
                 break;
             case AllRooms:
-                _ = GuardAsync(PublishAsync(_responseChannel, JsonSerializer.SerializeToUtf8Bytes(new { requestId = RequestId(request), rooms = Local.AllRooms() })));
+                _ = GuardAsync(PublishAsync(_responseChannel, JsonMessage.Bytes((RequestId(request), Local.AllRooms()), static (w, state) =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("requestId", state.Item1);
+                    JsonMessage.Strings(w, "rooms", state.Item2);
+                    w.WriteEndObject();
+                })));
                 break;
             case BroadcastWithAck when request.TryGetProperty("packet", out var packet) && PacketNamespace(packet) == Namespace.Name:
                 OnBroadcastWithAck(requester, RequestId(request), packet, opts, attachments);
@@ -271,7 +320,13 @@ internal sealed class RedisAdapter : RedisAdapterBase
     private async Task AnswerSocketsAsync(string requestId, HashSet<string> rooms)
     {
         var sockets = await Local.FetchSocketsAsync(new BroadcastOptions { Rooms = rooms, Local = true }).ConfigureAwait(false);
-        await GuardAsync(PublishAsync(_responseChannel, JsonSerializer.SerializeToUtf8Bytes(new { requestId, sockets = sockets.Select(s => s.Id).ToArray() }))).ConfigureAwait(false);
+        await GuardAsync(PublishAsync(_responseChannel, JsonMessage.Bytes((requestId, sockets), static (w, state) =>
+        {
+            w.WriteStartObject();
+            w.WriteString("requestId", state.requestId);
+            JsonMessage.Strings(w, "sockets", state.sockets.Select(s => s.Id));
+            w.WriteEndObject();
+        }))).ConfigureAwait(false);
     }
 
     private void OnResponse(RedisValue message)

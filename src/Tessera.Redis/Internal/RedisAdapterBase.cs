@@ -289,8 +289,16 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter
         return answers;
     }
 
-    private static JsonElement EventArray(string eventName, IEnumerable<JsonElement> args) =>
-        JsonSerializer.SerializeToElement<object[]>([eventName, .. args.Cast<object>()]);
+    private static JsonElement EventArray(string eventName, IEnumerable<JsonElement> args) => JsonMessage.Element((eventName, args), static (w, state) =>
+    {
+        w.WriteStartArray();
+        w.WriteStringValue(state.eventName);
+        foreach (var arg in state.args)
+        {
+            arg.WriteTo(w);
+        }
+        w.WriteEndArray();
+    });
 
     public async ValueTask AddSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms)
     {
@@ -581,31 +589,64 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter
     protected async Task OnFetchAsync(string requesterUid, string requestId, JsonElement opts)
     {
         var sockets = await Local.FetchSocketsAsync(LocalOptions(opts)).ConfigureAwait(false);
-        var described = sockets.Select(s => new
+        var value = JsonMessage.Element((sockets, Namespace.Server.Options.SerializerOptions), static (w, state) =>
         {
-            id = s.Id,
-            handshake = s.Local is { } local ? Handshake(local.Handshake) : null,
-            rooms = s.Rooms.ToArray(),
-            data = s.Data,
-        }).ToArray();
-        var value = JsonSerializer.SerializeToElement(described, Namespace.Server.Options.SerializerOptions);
+            w.WriteStartArray();
+            foreach (var s in state.sockets)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", s.Id);
+                w.WritePropertyName("handshake");
+                if (s.Local is { } local)
+                {
+                    WriteHandshake(w, local.Handshake);
+                }
+                else
+                {
+                    w.WriteNullValue();
+                }
+                JsonMessage.Strings(w, "rooms", s.Rooms);
+                // The app's own values, through the app's serializer options (its context under Native AOT).
+                w.WritePropertyName("data");
+                Tessera.SocketIO.Internal.Json.Serialize(w, s.Data, state.SerializerOptions);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        });
         await GuardAsync(SendResponseAsync(requesterUid, new Response(ResponseKind.Sockets, requestId, value))).ConfigureAwait(false);
     }
 
     /// <summary>The handshake as Node describes it to other nodes (no query string: it may carry a token).</summary>
-    private static object Handshake(SocketIOHandshake handshake) => new
+    private static void WriteHandshake(Utf8JsonWriter w, SocketIOHandshake handshake)
     {
-        headers = handshake.Headers.Where(h => !h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase) && !h.Key.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
-            .ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()),
-        time = handshake.Time.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-        address = handshake.Address?.ToString(),
-        xdomain = handshake.Headers.ContainsKey("Origin"),
-        secure = handshake.Secure,
-        issued = handshake.Time.ToUnixTimeMilliseconds(),
-        url = handshake.Url,
-        query = new Dictionary<string, string>(),
-        auth = new Dictionary<string, string>(),
-    };
+        w.WriteStartObject();
+        w.WriteStartObject("headers");
+        // One member per header name (lower-cased as Node's), the last value when two names differ only in case.
+        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in handshake.Headers)
+        {
+            if (!name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) && !name.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
+            {
+                headers[name.ToLowerInvariant()] = value.ToString();
+            }
+        }
+        foreach (var (name, value) in headers)
+        {
+            w.WriteString(name, value);
+        }
+        w.WriteEndObject();
+        w.WriteString("time", handshake.Time.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteString("address", handshake.Address?.ToString());
+        w.WriteBoolean("xdomain", handshake.Headers.ContainsKey("Origin"));
+        w.WriteBoolean("secure", handshake.Secure);
+        w.WriteNumber("issued", handshake.Time.ToUnixTimeMilliseconds());
+        w.WriteString("url", handshake.Url);
+        w.WriteStartObject("query");
+        w.WriteEndObject();
+        w.WriteStartObject("auth");
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
 
     /// <summary>
     /// Another node's server-side event <c>["name", …args]</c>: to this namespace's handler, which may answer once
@@ -618,12 +659,20 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter
             return;
         }
         var eventName = data[0].GetString()!;
-        var args = JsonSerializer.SerializeToElement(data.EnumerateArray().Skip(1).ToArray());
+        var args = JsonMessage.Element(data, static (w, data) =>
+        {
+            w.WriteStartArray();
+            foreach (var arg in data.EnumerateArray().Skip(1))
+            {
+                arg.WriteTo(w);
+            }
+            w.WriteEndArray();
+        });
         Action<object?>? ack = null;
         if (requestId is not null)
         {
             ack = value => _ = GuardAsync(SendResponseAsync(requesterUid, new Response(ResponseKind.ServerSideAnswer, requestId,
-                JsonSerializer.SerializeToElement(value, Namespace.Server.Options.SerializerOptions))));
+                Tessera.SocketIO.Internal.Json.SerializeToElement(value, Namespace.Server.Options.SerializerOptions))));
         }
         Namespace.DispatchServerSideEmit(eventName, args, ack);
     }
@@ -656,7 +705,19 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter
 
     /// <summary>An answer as the arguments of an ack: one value (null when the other node sent none).</summary>
     private SocketIOArgs OneArgument(JsonElement value, IReadOnlyList<byte[]> attachments) => SocketIOArgs.Create(
-        JsonSerializer.SerializeToElement(new[] { value.ValueKind == JsonValueKind.Undefined ? default(JsonElement?) : value }),
+        JsonMessage.Element(value, static (w, value) =>
+        {
+            w.WriteStartArray();
+            if (value.ValueKind == JsonValueKind.Undefined)
+            {
+                w.WriteNullValue();
+            }
+            else
+            {
+                value.WriteTo(w);
+            }
+            w.WriteEndArray();
+        }),
         attachments, Namespace.Server.Options.SerializerOptions);
 
     private static partial class Log
