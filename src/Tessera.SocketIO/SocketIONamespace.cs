@@ -373,17 +373,15 @@ public sealed class SocketIONamespace
                 if (!passed)
                 {
                     refusal = "Connection refused";
+                    if (socket.Refusal is { } refused)
+                    {
+                        (refusal, data) = await RefusedAsync(refused, lost).ConfigureAwait(false);
+                    }
                 }
             }
             catch (SocketIOConnectException ex)
             {
-                refusal = ex.Message;
-                data = ex.ErrorData;
-                if (lost is not null && ex.KeepsLostSession)
-                {
-                    // An expired token: the client may refresh it and recover the session within the window.
-                    await Recovery!.RestoreAsync(lost).ConfigureAwait(false);
-                }
+                (refusal, data) = await RefusedAsync(ex, lost).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -436,6 +434,17 @@ public sealed class SocketIONamespace
         }
         socket.MarkConnected();
         return socket;
+    }
+
+    /// <summary>A middleware's refusal (thrown or given to <see cref="SocketIOSocket.Refuse"/>): its message and data.</summary>
+    private async ValueTask<(string Message, object? Data)> RefusedAsync(SocketIOConnectException error, RecoveryLog.Session? lost)
+    {
+        if (lost is not null && error.KeepsLostSession)
+        {
+            // An expired token: the client may refresh it and recover the session within the window.
+            await Recovery!.RestoreAsync(lost).ConfigureAwait(false);
+        }
+        return (error.Message, error.ErrorData);
     }
 
     private static ValueTask RunAsync(Func<SocketIOSocket, Func<ValueTask>, ValueTask>[] middlewares, int index, SocketIOSocket socket, Action passed)

@@ -68,3 +68,69 @@ public class KeyConfigurationTests
         Assert.Contains("16 bytes", error.Message);
     }
 }
+
+/// <summary>
+/// A mis-signed HMAC token is refused before IdentityModel's full validation (AccessTokenValidator's fast check):
+/// these pin down that the shortcut refuses exactly what the full validation would and nothing it would accept.
+/// </summary>
+public class SignatureShortcutTests
+{
+    private static AccessTokenValidator Validator(Action<JwtAuthenticationOptions>? configure = null)
+    {
+        var options = new JwtAuthenticationOptions { Issuer = Tokens.Issuer, Audience = Tokens.Audience };
+        configure?.Invoke(options);
+        if (options.SigningKeys.Count == 0)
+        {
+            options.AddHmacSecret(Tokens.Secret);
+        }
+        return new AccessTokenValidator(Options.Create(options));
+    }
+
+    private static SigningCredentials Hmac(string secret, string? kid = null, string alg = SecurityAlgorithms.HmacSha256) =>
+        new(new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(secret)) { KeyId = kid }, alg);
+
+    [Fact]
+    public async Task A_token_signed_with_another_secret_is_refused_and_every_valid_one_still_passes()
+    {
+        const string second = "a-second-secret-long-enough-for-hmac-sha-512-which-needs-64-bytes!!";
+        var validator = Validator(o =>
+        {
+            o.AddHmacSecret(Tokens.Secret);
+            o.AddHmacSecret(second);
+        });
+        // Either configured secret verifies (the shortcut tries every candidate key, as IdentityModel does).
+        Assert.Equal("a", (await validator.ValidateAsync(Tokens.Create(sub: "a", credentials: Hmac(Tokens.Secret)))).Subject);
+        Assert.Equal("b", (await validator.ValidateAsync(Tokens.Create(sub: "b", credentials: Hmac(second)))).Subject);
+        Assert.Equal("c", (await validator.ValidateAsync(Tokens.Create(sub: "c", credentials: Hmac(second, alg: SecurityAlgorithms.HmacSha512)))).Subject);
+        // Neither does: refused as token_invalid, whatever else the token says (expired, another audience).
+        const string forgedSecret = "not-the-secret-but-long-enough-for-hmac-256";
+        Assert.Equal(AuthErrorCodes.TokenInvalid, (await validator.ValidateAsync(Tokens.Create(credentials: Hmac(forgedSecret)))).ErrorCode);
+        Assert.Equal(AuthErrorCodes.TokenInvalid, (await validator.ValidateAsync(Tokens.Create(credentials: Hmac(forgedSecret), audience: "other"))).ErrorCode);
+        // A valid signature with a wrong audience is still the full validation's to refuse.
+        Assert.Equal(AuthErrorCodes.TokenInvalid, (await validator.ValidateAsync(Tokens.Create(credentials: Hmac(Tokens.Secret), audience: "other"))).ErrorCode);
+        // Every one of these was a full verification (the shortcut is one too): nothing was served from the cache.
+        Assert.Equal(6, validator.Verifications);
+    }
+
+    [Fact]
+    public async Task A_kid_naming_a_configured_key_that_does_not_verify_is_refused_and_the_right_key_passes()
+    {
+        var validator = Validator(o =>
+        {
+            o.SigningKeys.Add(new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(Tokens.Secret)) { KeyId = "k1" });
+        });
+        Assert.True((await validator.ValidateAsync(Tokens.Create(credentials: Hmac(Tokens.Secret, "k1")))).IsValid);
+        Assert.Equal(AuthErrorCodes.TokenInvalid, (await validator.ValidateAsync(Tokens.Create(credentials: Hmac("a-different-secret-long-enough-for-hs256", "k1")))).ErrorCode);
+        // A kid no key has: not the shortcut's to judge (rotation may bring it); refused by the full validation.
+        Assert.Equal(AuthErrorCodes.TokenInvalid, (await validator.ValidateAsync(Tokens.Create(credentials: Hmac(Tokens.Secret, "k9")))).ErrorCode);
+    }
+
+    [Theory]
+    [InlineData("not.a.jwt")]
+    [InlineData("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.")]
+    [InlineData("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.%%%")]
+    public async Task Malformed_and_unsigned_tokens_are_refused_as_before(string token)
+    {
+        Assert.Equal(AuthErrorCodes.TokenInvalid, (await Validator().ValidateAsync(token)).ErrorCode);
+    }
+}

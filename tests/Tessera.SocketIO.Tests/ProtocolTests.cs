@@ -132,6 +132,9 @@ public class ProtocolTests
         using var client = await server.ConnectRawAsync();
         await client.SendAsync("40/protected,{\"token\":\"bad\"}");
         Assert.Equal("44/protected,{\"message\":\"not authorized\",\"data\":{\"code\":\"nope\",\"retryable\":false}}", await client.NextTextAsync());
+        // Refused through socket.Refuse, without an exception: the same CONNECT_ERROR, and the namespace stays joinable.
+        await client.SendAsync("40/protected,{\"token\":\"refused-quietly\"}");
+        Assert.Equal("44/protected,{\"message\":\"not authorized\",\"data\":{\"code\":\"nope\",\"retryable\":false}}", await client.NextTextAsync());
         await client.SendAsync("40/protected,{\"token\":\"good\"}");
         Assert.StartsWith("40/protected,{\"sid\":", await client.NextTextAsync());
     }

@@ -50,6 +50,12 @@ public sealed class SioTestServer : IAsyncDisposable
                     {
                         return next();
                     }
+                    if (token.ValueKind == JsonValueKind.String && token.GetString() == "refused-quietly")
+                    {
+                        // The same refusal without an exception (SocketIOSocket.Refuse).
+                        socket.Refuse(new SocketIOConnectException("not authorized", new { code = "nope", retryable = false }));
+                        return ValueTask.CompletedTask;
+                    }
                     throw new SocketIOConnectException("not authorized", new { code = "nope", retryable = false });
                 });
                 setup?.Invoke(io);

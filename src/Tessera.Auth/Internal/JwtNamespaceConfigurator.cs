@@ -47,12 +47,15 @@ internal sealed class JwtNamespaceConfigurator(
         if (token is { Length: var length } && length > _options.MaxTokenLength)
         {
             // Refused unread, whichever validator would have read it.
-            throw Refusal(AuthErrorCodes.TokenInvalid);
+            socket.Refuse(Refusal(AuthErrorCodes.TokenInvalid));
+            return;
         }
         var result = await ValidateAsync(socket.Handshake, token).ConfigureAwait(false);
         if (!result.IsValid)
         {
-            throw Refusal(result.ErrorCode!);
+            // Refused without an exception: under a flood of bad tokens it would be rethrown at every await.
+            socket.Refuse(Refusal(result.ErrorCode!));
+            return;
         }
         metrics.Handshakes.Add(1, AuthMetrics.Tag("result", "accepted"), AuthMetrics.Tag("code", "ok"));
         socket.User = result.Principal!;
@@ -64,7 +67,8 @@ internal sealed class JwtNamespaceConfigurator(
     {
         if (!await SocketAuthorization.AllowsAsync(socket.Namespace, null, socket.User, services).ConfigureAwait(false))
         {
-            throw Refusal(AuthErrorCodes.Forbidden);
+            socket.Refuse(Refusal(AuthErrorCodes.Forbidden));
+            return;
         }
         await next().ConfigureAwait(false);
     }
