@@ -409,10 +409,6 @@ public sealed partial class AccessTokenValidator
     }
 
     /// <summary>
-    /// Only keys whose type matches the token's algorithm family, so an RSA public key can never serve as an
-    /// HMAC secret; a kid only selects among configured keys (jku, x5u and embedded jwk are never fetched or used).
-    /// </summary>
-    /// <summary>
     /// Whether the token is well formed and signed with an HMAC algorithm of ours, the keys it could be signed with are
     /// known, and none of them verifies its signature: a forged or mis-signed token, refused without IdentityModel's
     /// full validation, which reports a bad signature by throwing, catching and formatting an exception (perf: a tenth
@@ -437,7 +433,7 @@ public sealed partial class AccessTokenValidator
             {
                 return false;
             }
-            var keys = (List<SecurityKey>)ResolveKeys(token, jwt, jwt.Kid, _parameters);
+            var keys = MatchingKeys(alg, jwt.Kid);
             if (keys.Count == 0)
             {
                 return false;
@@ -478,9 +474,15 @@ public sealed partial class AccessTokenValidator
         }
     }
 
-    private IEnumerable<SecurityKey> ResolveKeys(string token, SecurityToken securityToken, string kid, TokenValidationParameters parameters)
+    private IEnumerable<SecurityKey> ResolveKeys(string token, SecurityToken securityToken, string kid, TokenValidationParameters parameters) =>
+        MatchingKeys((securityToken as JsonWebToken)?.Alg ?? string.Empty, kid);
+
+    /// <summary>
+    /// Only keys whose type matches the token's algorithm family, so an RSA public key can never serve as an
+    /// HMAC secret; a kid only selects among configured keys (jku, x5u and embedded jwk are never fetched or used).
+    /// </summary>
+    private List<SecurityKey> MatchingKeys(string alg, string kid)
     {
-        var alg = (securityToken as JsonWebToken)?.Alg ?? string.Empty;
         var matches = new List<SecurityKey>(2);
         AddMatching(_options.SigningKeys, alg, kid, matches);
         foreach (var source in _options.SigningKeySources)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Json;
 
@@ -51,16 +50,10 @@ internal static class AuthPayloads
     /// <summary><c>auth:expiring</c>: <c>{expiresAt}</c> (Unix milliseconds).</summary>
     public static JsonElement Expiring(long expiresAt) => Build(expiresAt, static (w, exp) => w.WriteNumber("expiresAt", exp));
 
-    private static JsonElement Build<T>(T state, Action<Utf8JsonWriter, T> members)
+    private static JsonElement Build<T>(T state, Action<Utf8JsonWriter, T> members) => SocketIO.Internal.Json.Element((state, members), static (writer, s) =>
     {
-        var buffer = new ArrayBufferWriter<byte>(64);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            members(writer, state);
-            writer.WriteEndObject();
-        }
-        using var document = JsonDocument.Parse(buffer.WrittenMemory);
-        return document.RootElement.Clone();
-    }
+        writer.WriteStartObject();
+        s.members(writer, s.state);
+        writer.WriteEndObject();
+    });
 }

@@ -6,16 +6,11 @@ namespace Tessera.Redis.Internal;
 /// <summary>
 /// The JSON of cluster messages, written member by member rather than serialised from anonymous objects: no reflection
 /// (Native AOT), and the members in the order Node's adapter writes them. Default escaping, as JsonSerializer's.
+/// (As a JsonElement: Tessera.SocketIO's <c>Internal.Json.Element</c>.)
 /// </summary>
 internal static class JsonMessage
 {
     public static byte[] Bytes<T>(T state, Action<Utf8JsonWriter, T> write) => Write(state, write).WrittenSpan.ToArray();
-
-    public static JsonElement Element<T>(T state, Action<Utf8JsonWriter, T> write)
-    {
-        using var document = JsonDocument.Parse(Write(state, write).WrittenMemory);
-        return document.RootElement.Clone();
-    }
 
     public static void Strings(Utf8JsonWriter writer, string name, IEnumerable<string> values)
     {

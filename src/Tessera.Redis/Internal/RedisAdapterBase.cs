@@ -289,7 +289,7 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter
         return answers;
     }
 
-    private static JsonElement EventArray(string eventName, IEnumerable<JsonElement> args) => JsonMessage.Element((eventName, args), static (w, state) =>
+    private static JsonElement EventArray(string eventName, IEnumerable<JsonElement> args) => Tessera.SocketIO.Internal.Json.Element((eventName, args), static (w, state) =>
     {
         w.WriteStartArray();
         w.WriteStringValue(state.eventName);
@@ -589,7 +589,7 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter
     protected async Task OnFetchAsync(string requesterUid, string requestId, JsonElement opts)
     {
         var sockets = await Local.FetchSocketsAsync(LocalOptions(opts)).ConfigureAwait(false);
-        var value = JsonMessage.Element((sockets, Namespace.Server.Options.SerializerOptions), static (w, state) =>
+        var value = Tessera.SocketIO.Internal.Json.Element((sockets, Namespace.Server.Options.SerializerOptions), static (w, state) =>
         {
             w.WriteStartArray();
             foreach (var s in state.sockets)
@@ -659,7 +659,7 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter
             return;
         }
         var eventName = data[0].GetString()!;
-        var args = JsonMessage.Element(data, static (w, data) =>
+        var args = Tessera.SocketIO.Internal.Json.Element(data, static (w, data) =>
         {
             w.WriteStartArray();
             foreach (var arg in data.EnumerateArray().Skip(1))
@@ -705,7 +705,7 @@ internal abstract partial class RedisAdapterBase : ISocketIOAdapter
 
     /// <summary>An answer as the arguments of an ack: one value (null when the other node sent none).</summary>
     private SocketIOArgs OneArgument(JsonElement value, IReadOnlyList<byte[]> attachments) => SocketIOArgs.Create(
-        JsonMessage.Element(value, static (w, value) =>
+        Tessera.SocketIO.Internal.Json.Element(value, static (w, value) =>
         {
             w.WriteStartArray();
             if (value.ValueKind == JsonValueKind.Undefined)

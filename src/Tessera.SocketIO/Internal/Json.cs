@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
@@ -22,6 +23,18 @@ internal static class Json
 
     public static T? Deserialize<T>(JsonElement element, JsonSerializerOptions? options) =>
         element.Deserialize((JsonTypeInfo<T>)(options ?? Fallback).GetTypeInfo(typeof(T)));
+
+    /// <summary>A JsonElement of what <paramref name="write"/> writes (JSON the libraries build themselves, member by member).</summary>
+    public static JsonElement Element<T>(T state, Action<Utf8JsonWriter, T> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer, state);
+        }
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
 
     private static JsonTypeInfo TypeInfo(object? value, JsonSerializerOptions? options) =>
         (options ?? Fallback).GetTypeInfo(value?.GetType() ?? typeof(object));
