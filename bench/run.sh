@@ -93,8 +93,8 @@ for round in $(seq 1 "$ROUNDS"); do
     run "$server" refused 32 "" refused
     run "$server" echo 50 "" echo
     run "$server" broadcast 1000 "" broadcast
-    run "$server" idle 10000 5 idle-10k
-    run "$server" idle 19000 5 idle-19k
+    run "$server" idle 10000 10 idle-10k
+    run "$server" idle 19000 10 idle-19k
     # A fresh process: 2,000 handshakes after 200 (issue 18's table), the first 2 s of fan-out, a reconnect storm,
     # and the browsers' default handshake (polling, CONNECT over polling, WebSocket upgrade).
     run "$server" handshake 50 60 fresh-handshake "--warmup 0 --warmup-operations 200 --max-operations 2000"

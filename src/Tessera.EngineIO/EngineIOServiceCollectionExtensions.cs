@@ -15,6 +15,10 @@ public static class EngineIOServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, EngineIOShutdown>());
         var builder = services.AddOptions<EngineIOOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<EngineIOOptions>, EngineIOOptionsValidation>());
+        // Process-wide, not per endpoint: after a connect burst, the collector's unused memory goes back to the OS.
+        services.AddOptions<IdleMemoryReleaseOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<IdleMemoryReleaseOptions>, IdleMemoryReleaseOptionsValidation>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, IdleMemoryRelease>());
         if (configure is not null)
         {
             builder.Configure(configure);
@@ -26,6 +30,14 @@ public static class EngineIOServiceCollectionExtensions
 internal sealed class EngineIOOptionsValidation : Microsoft.Extensions.Options.IValidateOptions<EngineIOOptions>
 {
     public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, EngineIOOptions options) =>
+        options.Problem() is { } problem
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problem)
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+}
+
+internal sealed class IdleMemoryReleaseOptionsValidation : Microsoft.Extensions.Options.IValidateOptions<IdleMemoryReleaseOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, IdleMemoryReleaseOptions options) =>
         options.Problem() is { } problem
             ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problem)
             : Microsoft.Extensions.Options.ValidateOptionsResult.Success;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.HttpOverrides;
 using Tessera.Auth;
 using Tessera.Accounts;
+using Tessera.EngineIO;
 using Tessera.SocketIO;
 
 namespace Tessera.Server;
@@ -49,6 +50,8 @@ public static class ServerSetup
             .AddAccounts(o => BindAccounts(o, configuration))
             .AddConfiguredStore(configuration);
         services.AddOptions<ServerLimits>().Bind(tessera.GetSection("Limits")).ValidateOnStart();
+        // Memory back to the OS when a connect burst is over (on unless Tessera:IdleMemoryRelease:Enabled is false).
+        services.AddOptions<IdleMemoryReleaseOptions>().Bind(tessera.GetSection("IdleMemoryRelease"));
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ServerLimits>, ServerLimitsValidation>();
         services.AddSingleton<PrometheusMetrics>();
         if (ForwardedHeadersEnabled(configuration))

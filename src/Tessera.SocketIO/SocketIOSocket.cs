@@ -105,7 +105,7 @@ public sealed class SocketIOSocket
     /// <c>HttpContext.Features</c>. Created on first use: a socket nobody attaches anything to holds none.
     /// </summary>
     public IFeatureCollection Features =>
-        _features ?? Interlocked.CompareExchange(ref _features, new FeatureCollection(), null) ?? _features;
+        _features ?? Interlocked.CompareExchange(ref _features, new SocketFeatures(), null) ?? _features;
 
     /// <summary>Free-form data attached to the socket (Node's <c>socket.data</c>), visible to FetchSocketsAsync.</summary>
     public ConcurrentDictionary<string, object?> Data => _data ?? Interlocked.CompareExchange(ref _data, new(), null) ?? _data;

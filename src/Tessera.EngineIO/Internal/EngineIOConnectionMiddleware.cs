@@ -45,7 +45,10 @@ internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate ne
             OnBeforeTls();
             return next(connection);
         }
-        return HandleAsync(connection);
+        // The connection lives as long as the returned task: after the head, that is the session's own task, so while
+        // the session runs nothing of this method's state is kept (an awaiting state machine would be 176 B a connection).
+        var handled = HandleAsync(connection);
+        return handled.IsCompletedSuccessfully ? handled.Result : handled.Unwrap();
     }
 
     private void OnBeforeTls()
@@ -57,34 +60,31 @@ internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate ne
         }
     }
 
-    private async Task HandleAsync(ConnectionContext connection)
+    /// <summary>Reads the first head; the task it gives is the rest of the connection (the session, or Kestrel's HTTP).</summary>
+    private async Task<Task> HandleAsync(ConnectionContext connection)
     {
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         if (_pending is not null && !_pending.TryAcquire(address))
         {
             Log.TooManyPendingHeads(logger, _pending.Limit);
             connection.Abort(new ConnectionAbortedException("Too many connections from this address still sending their request head."));
-            return;
+            return Task.CompletedTask;
         }
-        Task session;
         try
         {
-            // The handshake is passed on without a local of its own, so while the session runs this method's state
-            // (kept alive by the await) holds nothing of it.
             var match = await ReadHandshakeAsync(connection).ConfigureAwait(false);
             if (match.TimedOut)
             {
                 Log.HeadTimedOut(logger, (long)_headTimeout.TotalMilliseconds);
                 connection.Abort(new ConnectionAbortedException("No complete request head in time."));
-                return;
+                return Task.CompletedTask;
             }
-            session = Start(connection, (match.Request, match.Server, match.Query));
+            return Start(connection, (match.Request, match.Server, match.Query));
         }
         finally
         {
             _pending?.Release(address);
         }
-        await session.ConfigureAwait(false);
     }
 
     private Task Start(ConnectionContext connection, (UpgradeRequest? Request, EngineIOServer? Server, Dictionary<string, StringValues>? Query) match) =>
