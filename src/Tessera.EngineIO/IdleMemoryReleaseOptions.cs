@@ -18,8 +18,8 @@ public sealed class IdleMemoryReleaseOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// How long the process must allocate less than 4 MiB a second, after a second in which it allocated more, before
-    /// memory is released. Whole seconds, between 1 s and 10 min. Default 3 s.
+    /// How long the process must allocate less than 1 MiB a second, after a second in which it allocated 4 MiB or
+    /// more, before memory is released. Whole seconds, between 1 s and 10 min. Default 3 s.
     /// </summary>
     public TimeSpan QuietPeriod { get; set; } = TimeSpan.FromSeconds(3);
 

@@ -29,7 +29,7 @@ public class IdleMemoryReleaseTests
     {
         long allocated = 0;
         var state = new IdleMemoryReleaseState(quietTicks: 3, maxHeapBytes: 512 * MiB, allocated);
-        var decisions = Run(ref state, ref allocated, 0, 30, 30, 30, 1, 1, 1, 0, 0, 0, 0, 0);
+        var decisions = Run(ref state, ref allocated, 0, 30, 30, 30, 0, 0, 0, 0, 0, 0, 0, 0);
         Assert.Equal([Decision.Wait, Decision.Wait, Decision.Wait, Decision.Wait, Decision.Wait, Decision.Release,
             Decision.Wait, Decision.Wait, Decision.Wait, Decision.Wait, Decision.Wait], decisions);
     }
@@ -55,6 +55,12 @@ public class IdleMemoryReleaseTests
         var fast = new IdleMemoryReleaseState(quietTicks: 2, maxHeapBytes: 512 * MiB, allocated);
         // Busy for ever: never quiet.
         Assert.All(Run(ref fast, ref allocated, 0, Enumerable.Repeat(50L, 200).ToArray()), d => Assert.Equal(Decision.Wait, d));
+
+        allocated = 0;
+        var near = new IdleMemoryReleaseState(quietTicks: 2, maxHeapBytes: 512 * MiB, allocated);
+        // Steady about the busy rate, a tick either side of it: bursts, but never a quiet tick among them.
+        Assert.All(Run(ref near, ref allocated, 0, Enumerable.Range(0, 200).Select(i => i % 2 == 0 ? 5L : 2L).ToArray()),
+            d => Assert.Equal(Decision.Wait, d));
     }
 
     [Fact]

@@ -92,7 +92,8 @@ internal sealed partial class IdleMemoryRelease(IOptions<IdleMemoryReleaseOption
 
 /// <summary>
 /// The release's decision, one sample a tick: a tick that allocated at least <see cref="BusyBytesPerTick"/> marks a
-/// burst; <c>quietTicks</c> ticks below it after a burst end it, and if the heap is no larger than the bound and at
+/// burst; <c>quietTicks</c> ticks in a row below <see cref="QuietBytesPerTick"/> after a burst end it (the gap between
+/// the two keeps a process that allocates steadily near one rate from being taken for bursts), and if the heap is no larger than the bound and at
 /// least <see cref="MinimumBytesSinceRelease"/> were allocated since the last release (the collector's budget grew
 /// with them: GC.GetGCMemoryInfo describes the last collection, not what was committed since), memory is released;
 /// the next release needs a new burst.
@@ -100,6 +101,7 @@ internal sealed partial class IdleMemoryRelease(IOptions<IdleMemoryReleaseOption
 internal struct IdleMemoryReleaseState(int quietTicks, long maxHeapBytes, long allocated)
 {
     public const long BusyBytesPerTick = 4L * 1024 * 1024;
+    public const long QuietBytesPerTick = 1L * 1024 * 1024;
     public const long MinimumBytesSinceRelease = 32L * 1024 * 1024;
 
     private long _allocated = allocated;
@@ -127,6 +129,11 @@ internal struct IdleMemoryReleaseState(int quietTicks, long maxHeapBytes, long a
         if (delta >= BusyBytesPerTick)
         {
             _burst = true;
+            _quiet = 0;
+            return Decision.Wait;
+        }
+        if (delta >= QuietBytesPerTick)
+        {
             _quiet = 0;
             return Decision.Wait;
         }
