@@ -16,18 +16,23 @@ public class BackpressureTests(ITestOutputHelper output)
     // A ping with the largest control payload (125 bytes): 131 bytes on the wire, 127 bytes of pong.
     private static readonly byte[] Pings = [.. Enumerable.Range(0, 100).SelectMany(_ => ClientFrame(WebSocketOpcode.Ping, new byte[125]))];
 
-    [Fact]
-    public async Task Ping_flood_from_a_client_that_never_reads_stops_being_read_and_is_cut_off()
+    // Both ways of writing: straight to the socket (the default), where the kernel's send buffer fills, and through
+    // Kestrel's output pipe, where the pipe's pause threshold is reached.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Ping_flood_from_a_client_that_never_reads_stops_being_read_and_is_cut_off(bool writeToSocket)
     {
         await using var server = await TestServer.StartAsync(o =>
         {
             o.WriteTimeout = TimeSpan.FromSeconds(2);
             o.PingInterval = TimeSpan.FromMinutes(5);
-        });
+        }, direct: d => d.WriteToSocket = writeToSocket);
         await using var attacker = await RawClient.ConnectAsync(server, receiveBufferSize: 4096);
         var sid = await attacker.OpenAsync();
         var socket = await server.Handler.Opened.Reader.ReadAsync();
         var transport = Assert.IsType<DirectWebSocketTransport>(socket.CurrentTransport);
+        Assert.Equal(writeToSocket, transport.WritesToSocket);
 
         // Pings until the server cuts the connection (or 256 MB, which a server that kept reading would take).
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -83,6 +88,7 @@ public class BackpressureTests(ITestOutputHelper output)
         await client.OpenAsync();
         var socket = await server.Handler.Opened.Reader.ReadAsync();
         var transport = Assert.IsType<DirectWebSocketTransport>(socket.CurrentTransport);
+        Assert.True(transport.WritesToSocket);
 
         for (var i = 0; i < 50; i++)
         {

@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Tessera.EngineIO.Internal.Transports;
 
 namespace Tessera.EngineIO.Tests;
 
@@ -94,6 +95,12 @@ public class DirectWebSocketTlsTests
         Assert.Equal(!direct, head.Contains("\r\nServer: Kestrel\r\n", StringComparison.Ordinal));
         var socket = await app.Handler.Opened.Reader.ReadAsync(timeout.Token);
         Assert.True(socket.Handshake.IsSecure);
+        // Under TLS the direct path writes through the TLS layer's pipe, never to the socket beneath it.
+        if (socket.CurrentTransport is DirectWebSocketTransport transport)
+        {
+            Assert.False(transport.WritesToSocket);
+        }
+        Assert.Equal(direct, socket.CurrentTransport is DirectWebSocketTransport);
     }
 
     private static byte[] UpgradeRequest(int port) => Encoding.ASCII.GetBytes(

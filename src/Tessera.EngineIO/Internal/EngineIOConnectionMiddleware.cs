@@ -88,7 +88,7 @@ internal sealed partial class EngineIOConnectionMiddleware(ConnectionDelegate ne
     }
 
     private Task Start(ConnectionContext connection, (UpgradeRequest? Request, EngineIOServer? Server, Dictionary<string, StringValues>? Query) match) =>
-        match.Request is null ? next(connection) : match.Server!.StartDirect(connection, match.Request, match.Query!);
+        match.Request is null ? next(connection) : match.Server!.StartDirect(connection, match.Request, match.Query!, options.WriteToSocket);
 
     /// <summary>
     /// Reads until the first request head is complete. On a match the head is consumed; otherwise nothing is,

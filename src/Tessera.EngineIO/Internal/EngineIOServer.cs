@@ -328,9 +328,9 @@ internal sealed partial class EngineIOServer
     /// the session's receive loop, which ends with the connection. Not async itself, so that no state of its own
     /// stays alive for the connection's lifetime.
     /// </summary>
-    internal Task StartDirect(ConnectionContext connection, UpgradeRequest request, Dictionary<string, StringValues> query)
+    internal Task StartDirect(ConnectionContext connection, UpgradeRequest request, Dictionary<string, StringValues> query, bool writeToSocket = true)
     {
-        var transport = new DirectWebSocketTransport(connection, Options, _logger);
+        var transport = new DirectWebSocketTransport(connection, Options, _logger, writeToSocket);
         EngineIOSocket? socket = null;
         ValueTask opened;
         try
@@ -342,8 +342,8 @@ internal sealed partial class EngineIOServer
             {
                 setCookie = CookieOptions(cookie, isSecure).CreateCookieHeader(cookie.Name, id).ToString();
             }
-            // The 101 and the open packet leave in one write: the open packet's flush carries both.
-            UpgradeResponse.Write(connection.Transport.Output, request.Key, setCookie);
+            // The 101 and the open packet leave in one write: the open packet's send carries both.
+            transport.WriteUpgradeResponse(request.Key, setCookie);
             var handshake = new EngineIOHandshake(request.Headers, query, connection.RemoteEndPoint, request.Path, isSecure);
             socket = new EngineIOSocket(this, id, handshake, transport);
             transport.Attach(socket);

@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Tessera.EngineIO.Internal.WebSockets;
 
@@ -11,8 +13,15 @@ namespace Tessera.EngineIO.Internal.Transports;
 /// <summary>
 /// A WebSocket served straight over a Kestrel connection's pipes, without Kestrel's HTTP/1.1 objects or
 /// <see cref="System.Net.WebSockets.WebSocket"/> beneath it: frames are parsed from the input pipe in place and
-/// a batch of packets is written as frames into the output pipe with one flush.
+/// a batch of packets is written as frames with one send: straight to the socket where Kestrel's socket transport
+/// gives it (see <see cref="EngineIODirectWebSocketOptions.WriteToSocket"/>), else into the output pipe with one flush.
 /// </summary>
+/// <remarks>
+/// Writing to the socket skips, per batch, the pipe's copy and flush and Kestrel's send loop with its socket event
+/// args (a sixth of a broadcast delivery's CPU, docs/architecture.md). Nothing is ever written to the output pipe
+/// then, not even the 101, so the two can never be out of order; the pipe is only completed at the end, which is how
+/// Kestrel learns to close the connection.
+/// </remarks>
 internal sealed partial class DirectWebSocketTransport : WebSocketTransport
 {
     // Frames up to this size are handled once complete, in the pipe's own memory; larger ones are copied out
@@ -23,6 +32,10 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
 
     private readonly ConnectionContext _connection;
     private readonly PipeWriter _output;
+    // Set when frames go straight to the socket (non-blocking; see remarks).
+    private readonly Socket? _socket;
+    // The 101, sent ahead of the first frames when writing to the socket.
+    private byte[]? _upgradeResponse;
     private readonly long _maxPayload;
     private readonly EngineIOOptions _options;
     private readonly ILogger _logger;
@@ -44,13 +57,53 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     // completes, so a client that does not read cannot make the server keep working on its input.
     private volatile TaskCompletionSource? _stall;
 
-    public DirectWebSocketTransport(ConnectionContext connection, EngineIOOptions options, ILogger logger)
+    public DirectWebSocketTransport(ConnectionContext connection, EngineIOOptions options, ILogger logger, bool writeToSocket = true)
     {
         _connection = connection;
         _output = connection.Transport.Output;
+        _socket = writeToSocket ? WritableSocket(connection) : null;
         _maxPayload = options.MaxPayload;
         _options = options;
         _logger = logger;
+    }
+
+    /// <summary>Whether frames go straight to the socket (tests).</summary>
+    internal bool WritesToSocket => _socket is not null;
+
+    /// <summary>
+    /// The connection's socket, switched to non-blocking sends, when Kestrel's socket transport made the connection
+    /// and no TLS is layered over it; otherwise null, and everything goes through the output pipe.
+    /// </summary>
+    private static Socket? WritableSocket(ConnectionContext connection)
+    {
+        if (connection.Features.Get<ITlsHandshakeFeature>() is not null
+            || connection.Features.Get<IConnectionSocketFeature>()?.Socket is not { SocketType: SocketType.Stream } socket)
+        {
+            return null;
+        }
+        try
+        {
+            // Only this transport's own sends are synchronous; Kestrel's receives are asynchronous and unaffected.
+            socket.Blocking = false;
+            return socket;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The 101 answer: into the output pipe (sent by the open packet's flush), or held for the first send.</summary>
+    public void WriteUpgradeResponse(string key, string? setCookie)
+    {
+        if (_socket is null)
+        {
+            UpgradeResponse.Write(_output, key, setCookie);
+            return;
+        }
+        var response = new ArrayBufferWriter<byte>(256);
+        UpgradeResponse.Write(response, key, setCookie);
+        _upgradeResponse = response.WrittenSpan.ToArray();
     }
 
     public override bool CanCloseWhileWriting => true;
@@ -163,6 +216,19 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                         PongsWritten++;
                     }
                 }
+                if (_socket is not null)
+                {
+                    var (buffer, length) = Gather(pong, afterClose ? null : batch, close);
+                    var sent = SendSome(_socket, buffer, length);
+                    if (sent < length)
+                    {
+                        _ = PumpAfterSendAsync(buffer, sent, length, batch);
+                        return;
+                    }
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    batch = batch is null ? null : _owner!.OnBatchWritten(this, batch);
+                    continue;
+                }
                 // A pong first: it must not wait behind a long batch. The close frame last: nothing follows it.
                 if (pong is not null)
                 {
@@ -185,9 +251,133 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                 batch = AfterFlush(flush.Result, batch);
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or ObjectDisposedException or OperationCanceledException or SocketException)
         {
             OnWriteFailed(batch);
+        }
+    }
+
+    /// <summary>
+    /// One send's bytes in a pooled buffer, in the pipe path's order: the 101 (first send only), the pong, the batch's
+    /// frames, the close frame.
+    /// </summary>
+    private (byte[] Buffer, int Length) Gather(byte[]? pong, List<Frame>? batch, byte[]? close)
+    {
+        var response = _upgradeResponse;
+        _upgradeResponse = null;
+        var length = (response?.Length ?? 0) + (pong?.Length ?? 0) + (close?.Length ?? 0);
+        if (batch is not null)
+        {
+            foreach (var frame in CollectionsMarshal.AsSpan(batch))
+            {
+                if (!frame.IsClose)
+                {
+                    length += WebSocketFrame.HeaderLength(frame.Data.Length) + frame.Data.Length;
+                }
+            }
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        var span = buffer.AsSpan();
+        Append(ref span, response);
+        Append(ref span, pong);
+        if (batch is not null)
+        {
+            foreach (var frame in CollectionsMarshal.AsSpan(batch))
+            {
+                if (frame.IsClose)
+                {
+                    continue;
+                }
+                var payload = frame.Data.Span;
+                var headerLength = WebSocketFrame.WriteHeader(span, frame.IsBinary ? WebSocketOpcode.Binary : WebSocketOpcode.Text, payload.Length);
+                payload.CopyTo(span[headerLength..]);
+                span = span[(headerLength + payload.Length)..];
+            }
+        }
+        Append(ref span, close);
+        return (buffer, length);
+
+        static void Append(ref Span<byte> span, byte[]? bytes)
+        {
+            if (bytes is not null)
+            {
+                bytes.CopyTo(span);
+                span = span[bytes.Length..];
+            }
+        }
+    }
+
+    /// <summary>Sends what the kernel takes without waiting; the bytes sent (fewer than asked when its buffer is full).</summary>
+    private static int SendSome(Socket socket, byte[] buffer, int length)
+    {
+        var sent = 0;
+        while (sent < length)
+        {
+            var n = socket.Send(buffer.AsSpan(sent, length - sent), SocketFlags.None, out var error);
+            if (error == SocketError.WouldBlock)
+            {
+                break;
+            }
+            if (error != SocketError.Success)
+            {
+                throw new SocketException((int)error);
+            }
+            sent += n;
+        }
+        return sent;
+    }
+
+    /// <summary>
+    /// The kernel's send buffer is full (the peer is not reading): the rest is sent asynchronously, input is not read
+    /// meanwhile, and a send that does not finish within WriteTimeout closes the session as a slow consumer.
+    /// </summary>
+    private async Task PumpAfterSendAsync(byte[] buffer, int sent, int length, List<Frame>? batch)
+    {
+        var stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _stall = stall;
+        try
+        {
+            var sending = SendRestAsync(_socket!, buffer, sent, length);
+            try
+            {
+                await sending.WaitAsync(_options.WriteTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                if (_owner is { } owner)
+                {
+                    Log.DirectWebSocketStalled(_logger, owner.Id, (long)_options.WriteTimeout.TotalMilliseconds);
+                    owner.CloseAsSlowConsumer(this, owner.BufferedBytes);
+                }
+                // Cut off; the send then fails. The buffer is not pooled again: the send may still hold it.
+                _connection.Abort();
+                await sending.WaitAsync(CloseHandshakeTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                _ = sending.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                OnWriteFailed(batch);
+                return;
+            }
+            ArrayPool<byte>.Shared.Return(buffer);
+            batch = batch is null ? null : _owner!.OnBatchWritten(this, batch);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or ObjectDisposedException or OperationCanceledException or SocketException)
+        {
+            OnWriteFailed(batch);
+            return;
+        }
+        finally
+        {
+            _stall = null;
+            stall.TrySetResult();
+        }
+        Pump(batch);
+    }
+
+    private static async Task SendRestAsync(Socket socket, byte[] buffer, int sent, int length)
+    {
+        while (sent < length)
+        {
+            sent += await socket.SendAsync(buffer.AsMemory(sent, length - sent), SocketFlags.None).ConfigureAwait(false);
         }
     }
 
