@@ -14,10 +14,12 @@ public static class EngineIOServiceCollectionExtensions
         services.TryAddSingleton<EngineIOEndpoints>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, EngineIOShutdown>());
         var builder = services.AddOptions<EngineIOOptions>().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<EngineIOOptions>, EngineIOOptionsValidation>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<EngineIOOptions>>(
+            new ProblemValidation<EngineIOOptions>(static o => o.Problem())));
         // Process-wide, not per endpoint: after a connect burst, the collector's unused memory goes back to the OS.
         services.AddOptions<IdleMemoryReleaseOptions>().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<IdleMemoryReleaseOptions>, IdleMemoryReleaseOptionsValidation>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<IdleMemoryReleaseOptions>>(
+            new ProblemValidation<IdleMemoryReleaseOptions>(static o => o.Problem())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, IdleMemoryRelease>());
         if (configure is not null)
         {
@@ -27,18 +29,12 @@ public static class EngineIOServiceCollectionExtensions
     }
 }
 
-internal sealed class EngineIOOptionsValidation : Microsoft.Extensions.Options.IValidateOptions<EngineIOOptions>
+/// <summary>Options checked at start by their own <c>Problem()</c>, whose message is the failure's.</summary>
+internal sealed class ProblemValidation<TOptions>(Func<TOptions, string?> problem) : Microsoft.Extensions.Options.IValidateOptions<TOptions>
+    where TOptions : class
 {
-    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, EngineIOOptions options) =>
-        options.Problem() is { } problem
-            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problem)
-            : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
-}
-
-internal sealed class IdleMemoryReleaseOptionsValidation : Microsoft.Extensions.Options.IValidateOptions<IdleMemoryReleaseOptions>
-{
-    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, IdleMemoryReleaseOptions options) =>
-        options.Problem() is { } problem
-            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problem)
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, TOptions options) =>
+        problem(options) is { } message
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(message)
             : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
 }

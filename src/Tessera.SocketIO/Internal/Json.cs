@@ -27,13 +27,19 @@ internal static class Json
     /// <summary>A JsonElement of what <paramref name="write"/> writes (JSON the libraries build themselves, member by member).</summary>
     public static JsonElement Element<T>(T state, Action<Utf8JsonWriter, T> write)
     {
+        using var document = JsonDocument.Parse(Write(state, write).WrittenMemory);
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>What <paramref name="write"/> writes, as UTF-8 (default escaping, as JsonSerializer's).</summary>
+    public static ArrayBufferWriter<byte> Write<T>(T state, Action<Utf8JsonWriter, T> write)
+    {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))
         {
             write(writer, state);
         }
-        using var document = JsonDocument.Parse(buffer.WrittenMemory);
-        return document.RootElement.Clone();
+        return buffer;
     }
 
     private static JsonTypeInfo TypeInfo(object? value, JsonSerializerOptions? options) =>

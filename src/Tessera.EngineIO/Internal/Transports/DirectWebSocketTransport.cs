@@ -222,11 +222,11 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                     var sent = SendSome(_socket, buffer, length);
                     if (sent < length)
                     {
-                        _ = PumpAfterSendAsync(buffer, sent, length, batch);
+                        _ = PumpAfterStallAsync(SendRestAsync(_socket, buffer, sent, length), buffer, batch);
                         return;
                     }
                     ArrayPool<byte>.Shared.Return(buffer);
-                    batch = batch is null ? null : _owner!.OnBatchWritten(this, batch);
+                    batch = Written(batch);
                     continue;
                 }
                 // A pong first: it must not wait behind a long batch. The close frame last: nothing follows it.
@@ -245,7 +245,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                 var flush = _output.FlushAsync();
                 if (!flush.IsCompletedSuccessfully)
                 {
-                    _ = PumpAfterFlushAsync(flush, batch);
+                    _ = PumpAfterStallAsync(flush.AsTask(), null, batch);
                     return;
                 }
                 batch = AfterFlush(flush.Result, batch);
@@ -270,10 +270,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         {
             foreach (var frame in CollectionsMarshal.AsSpan(batch))
             {
-                if (!frame.IsClose)
-                {
-                    length += WebSocketFrame.HeaderLength(frame.Data.Length) + frame.Data.Length;
-                }
+                length += FrameLength(frame);
             }
         }
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
@@ -284,14 +281,7 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         {
             foreach (var frame in CollectionsMarshal.AsSpan(batch))
             {
-                if (frame.IsClose)
-                {
-                    continue;
-                }
-                var payload = frame.Data.Span;
-                var headerLength = WebSocketFrame.WriteHeader(span, frame.IsBinary ? WebSocketOpcode.Binary : WebSocketOpcode.Text, payload.Length);
-                payload.CopyTo(span[headerLength..]);
-                span = span[(headerLength + payload.Length)..];
+                span = span[WriteFrame(span, frame)..];
             }
         }
         Append(ref span, close);
@@ -327,20 +317,29 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         return sent;
     }
 
+    private static async Task SendRestAsync(Socket socket, byte[] buffer, int sent, int length)
+    {
+        while (sent < length)
+        {
+            sent += await socket.SendAsync(buffer.AsMemory(sent, length - sent), SocketFlags.None).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>
-    /// The kernel's send buffer is full (the peer is not reading): the rest is sent asynchronously, input is not read
-    /// meanwhile, and a send that does not finish within WriteTimeout closes the session as a slow consumer.
+    /// The peer is not taking what was written (the kernel's send buffer is full, or the pipe is past its pause
+    /// threshold): <paramref name="pending"/> is the rest of the send or the flush. Input is not read meanwhile, and a
+    /// write that does not finish within WriteTimeout closes the session as a slow consumer. <paramref name="buffer"/>,
+    /// the pooled buffer being sent (none for a flush), goes back to the pool once the send is done.
     /// </summary>
-    private async Task PumpAfterSendAsync(byte[] buffer, int sent, int length, List<Frame>? batch)
+    private async Task PumpAfterStallAsync(Task pending, byte[]? buffer, List<Frame>? batch)
     {
         var stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _stall = stall;
         try
         {
-            var sending = SendRestAsync(_socket!, buffer, sent, length);
             try
             {
-                await sending.WaitAsync(_options.WriteTimeout).ConfigureAwait(false);
+                await pending.WaitAsync(_options.WriteTimeout).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -349,16 +348,20 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
                     Log.DirectWebSocketStalled(_logger, owner.Id, (long)_options.WriteTimeout.TotalMilliseconds);
                     owner.CloseAsSlowConsumer(this, owner.BufferedBytes);
                 }
-                // Cut off; the send then fails. The buffer is not pooled again: the send may still hold it.
+                // Cut off; the write then ends too, and only then is the pipe let go. A buffer is not pooled again:
+                // the send may still hold it.
                 _connection.Abort();
-                await sending.WaitAsync(CloseHandshakeTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                _ = sending.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                await pending.WaitAsync(CloseHandshakeTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
                     TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 OnWriteFailed(batch);
                 return;
             }
-            ArrayPool<byte>.Shared.Return(buffer);
-            batch = batch is null ? null : _owner!.OnBatchWritten(this, batch);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            batch = pending is Task<FlushResult> flush ? AfterFlush(flush.Result, batch) : Written(batch);
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or ObjectDisposedException or OperationCanceledException or SocketException)
         {
@@ -373,69 +376,18 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
         Pump(batch);
     }
 
-    private static async Task SendRestAsync(Socket socket, byte[] buffer, int sent, int length)
-    {
-        while (sent < length)
-        {
-            sent += await socket.SendAsync(buffer.AsMemory(sent, length - sent), SocketFlags.None).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// The peer is not taking what was written (the pipe is past its pause threshold): input is not read meanwhile,
-    /// and a flush that does not complete within WriteTimeout closes the session as a slow consumer.
-    /// </summary>
-    private async Task PumpAfterFlushAsync(ValueTask<FlushResult> flush, List<Frame>? batch)
-    {
-        var stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _stall = stall;
-        try
-        {
-            FlushResult result;
-            var flushing = flush.AsTask();
-            try
-            {
-                result = await flushing.WaitAsync(_options.WriteTimeout).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                if (_owner is { } owner)
-                {
-                    Log.DirectWebSocketStalled(_logger, owner.Id, (long)_options.WriteTimeout.TotalMilliseconds);
-                    owner.CloseAsSlowConsumer(this, owner.BufferedBytes);
-                }
-                // Cut off; the flush then ends too (its reader is gone), and only then is the pipe let go.
-                _connection.Abort();
-                await ((Task)flushing).WaitAsync(CloseHandshakeTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                _ = flushing.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                OnWriteFailed(batch);
-                return;
-            }
-            batch = AfterFlush(result, batch);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or ObjectDisposedException or OperationCanceledException)
-        {
-            OnWriteFailed(batch);
-            return;
-        }
-        finally
-        {
-            _stall = null;
-            stall.TrySetResult();
-        }
-        Pump(batch);
-    }
-
-    /// <summary>Hands the written batch back to the socket and returns the next one it has ready, if any.</summary>
+    /// <summary>After a flush: <see cref="Written"/>, unless the connection is closed.</summary>
     private List<Frame>? AfterFlush(FlushResult result, List<Frame>? batch)
     {
         if (result.IsCanceled || result.IsCompleted)
         {
             throw new IOException("the connection is closed");
         }
-        return batch is null ? null : _owner!.OnBatchWritten(this, batch);
+        return Written(batch);
     }
+
+    /// <summary>Hands the written batch back to the socket and returns the next one it has ready, if any.</summary>
+    private List<Frame>? Written(List<Frame>? batch) => batch is null ? null : _owner!.OnBatchWritten(this, batch);
 
     private void OnWriteFailed(List<Frame>? batch)
     {
@@ -472,18 +424,29 @@ internal sealed partial class DirectWebSocketTransport : WebSocketTransport
     {
         foreach (var frame in CollectionsMarshal.AsSpan(batch))
         {
-            if (frame.IsClose)
+            var length = FrameLength(frame);
+            if (length > 0)
             {
-                // Shutdown sends a close frame instead, once the batch is out.
-                continue;
+                _output.Advance(WriteFrame(_output.GetSpan(length), frame));
             }
-            var payload = frame.Data.Span;
-            var headerLength = WebSocketFrame.HeaderLength(payload.Length);
-            var span = _output.GetSpan(headerLength + payload.Length);
-            WebSocketFrame.WriteHeader(span, frame.IsBinary ? WebSocketOpcode.Binary : WebSocketOpcode.Text, payload.Length);
-            payload.CopyTo(span[headerLength..]);
-            _output.Advance(headerLength + payload.Length);
         }
+    }
+
+    // A close packet is no frame of its own: Shutdown sends a close frame instead, once the batch is out.
+    private static int FrameLength(in Frame frame) =>
+        frame.IsClose ? 0 : WebSocketFrame.HeaderLength(frame.Data.Length) + frame.Data.Length;
+
+    /// <summary>Writes the packet as one WebSocket frame (nothing for a close packet); the bytes written.</summary>
+    private static int WriteFrame(Span<byte> destination, in Frame frame)
+    {
+        if (frame.IsClose)
+        {
+            return 0;
+        }
+        var payload = frame.Data.Span;
+        var headerLength = WebSocketFrame.WriteHeader(destination, frame.IsBinary ? WebSocketOpcode.Binary : WebSocketOpcode.Text, payload.Length);
+        payload.CopyTo(destination[headerLength..]);
+        return headerLength + payload.Length;
     }
 
     public override void Shutdown(bool graceful)
